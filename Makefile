@@ -1,0 +1,34 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test` (both idempotent).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The Python bindings are built from source against this exact version; mtmd (vision) is not needed.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
+
+.PHONY: install model demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip wheel
+	# torch first, pinned to the CPU wheel present on these machines, so sentence-transformers pulls no CUDA packages
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+model: install
+	$(VENV)/bin/semzip models fetch
+
+demo: model
+	$(VENV)/bin/semzip demo
+
+test: model
+	$(PY) -m pytest -q
+
+bench: model
+	$(PY) bench/bench_generate.py --n 32
+
+clean:
+	rm -rf $(VENV) build *.egg-info

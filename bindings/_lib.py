@@ -1,0 +1,74 @@
+"""The loaded native libraries: llama.cpp through llama-cpp-python's ctypes module, and ggml's backend registry.
+
+llama-cpp-python loads libllama (honouring LLAMA_CPP_LIB_PATH); ggml's registry functions are
+not wrapped there, so the few we need are declared here, typed exactly as in ggml-backend.h.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+
+import llama_cpp
+from llama_cpp import llama_cpp as C
+from llama_cpp._ggml import libggml
+
+PINNED_LLAMA_CPP_PYTHON = "0.3.36"
+
+_init_lock = threading.Lock()
+_initialised = False
+
+
+def _declare(name: str, argtypes: list, restype) -> object:
+    fn = getattr(libggml, name)
+    fn.argtypes = argtypes
+    fn.restype = restype
+    return fn
+
+
+ggml_backend_reg_count = _declare("ggml_backend_reg_count", [], ctypes.c_size_t)
+ggml_backend_reg_get = _declare("ggml_backend_reg_get", [ctypes.c_size_t], ctypes.c_void_p)
+ggml_backend_reg_name = _declare("ggml_backend_reg_name", [ctypes.c_void_p], ctypes.c_char_p)
+ggml_backend_dev_count = _declare("ggml_backend_dev_count", [], ctypes.c_size_t)
+ggml_backend_dev_get = _declare("ggml_backend_dev_get", [ctypes.c_size_t], ctypes.c_void_p)
+ggml_backend_dev_name = _declare("ggml_backend_dev_name", [ctypes.c_void_p], ctypes.c_char_p)
+ggml_backend_dev_description = _declare("ggml_backend_dev_description", [ctypes.c_void_p], ctypes.c_char_p)
+# enum ggml_backend_dev_type: 0 CPU, 1 GPU, 2 IGPU, 3 ACCEL
+ggml_backend_dev_type = _declare("ggml_backend_dev_type", [ctypes.c_void_p], ctypes.c_int)
+ggml_backend_dev_memory = _declare(
+    "ggml_backend_dev_memory",
+    [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)],
+    None,
+)
+
+
+log = logging.getLogger("semzip.llama")
+log.addHandler(logging.NullHandler())  # a library logs; the host decides what is shown
+# ggml_log_level: 0 none, 1 info, 2 warn, 3 error, 4 debug, 5 continuation of the previous line
+_LEVELS = {0: logging.CRITICAL, 1: logging.DEBUG, 2: logging.INFO, 3: logging.ERROR, 4: logging.DEBUG}
+
+
+@C.llama_log_callback
+def _log_to_python(level: int, text: bytes, _user_data) -> None:
+    # llama.cpp narrates every load step (and warns about quirks of well-known GGUFs) on stderr;
+    # route it into logging so hosts decide what they see. Its warnings count as info here.
+    if level == 5:
+        return
+    msg = text.decode("utf-8", "replace").rstrip()
+    if msg:
+        log.log(_LEVELS.get(level, logging.DEBUG), "%s", msg)
+
+
+def ensure_backend() -> None:
+    """Initialise llama.cpp's backend once per process (idempotent, thread-safe) and route its log."""
+    global _initialised
+    with _init_lock:
+        if not _initialised:
+            C.llama_log_set(_log_to_python, ctypes.c_void_p(0))
+            C.llama_backend_init()
+            _initialised = True
+
+
+def installed_version() -> str:
+    """Version of the llama-cpp-python package that provides the ctypes structs."""
+    return llama_cpp.__version__

@@ -1,0 +1,59 @@
+"""The Python API for host processes: open an Engine once (model loaded once), then compress and reconstruct."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+
+from engine import models
+from engine.compressor import CompressConfig, Compressor, Item
+from engine.expand import expand
+from engine.record import Record, render
+from engine.runner import ModelRunner, RunnerConfig
+
+
+class Engine:
+    """One model, shared by every caller; safe to call from several threads (calls take turns on the model)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        runner_config: RunnerConfig = RunnerConfig(),
+        compress_config: CompressConfig = CompressConfig(),
+    ):
+        self.model_path, self.model_entry = models.resolve(model)
+        self.runner = ModelRunner(self.model_path, runner_config)
+        self.compressor = Compressor(self.runner, compress_config)
+        self._lock = threading.Lock()
+
+    def compress(self, texts: Iterable[str | Item]) -> list[Record]:
+        """One record per text, in order. Plain strings get ids "0", "1", ..."""
+        items = [t if isinstance(t, Item) else Item(id=str(i), text=t) for i, t in enumerate(texts)]
+        with self._lock:
+            return self.compressor.compress(items)
+
+    def reconstruct(self, records: Iterable[Record], mode: str = "render") -> list[str]:
+        """render: deterministic text from the record alone; expand: a narrative written by the model."""
+        records = list(records)
+        if mode == "render":
+            return [render(r) for r in records]
+        if mode != "expand":
+            raise ValueError(f"mode must be 'render' or 'expand', got {mode!r}")
+        with self._lock:
+            return expand(self.compressor.generator, records)
+
+    async def acompress(self, texts: Iterable[str | Item]) -> list[Record]:
+        return await asyncio.to_thread(self.compress, list(texts))
+
+    async def areconstruct(self, records: Iterable[Record], mode: str = "render") -> list[str]:
+        return await asyncio.to_thread(self.reconstruct, list(records), mode)
+
+    def close(self) -> None:
+        with self._lock:
+            self.runner.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

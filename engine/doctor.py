@@ -1,0 +1,45 @@
+"""`semzip doctor`: what this installation can run, and what is missing with the fix."""
+from __future__ import annotations
+
+import os
+
+from engine import models
+from engine.errors import SemzipError
+from engine.gpu import GpuProbe
+from engine.runner import backend_report
+
+
+def run_doctor(out=print) -> int:
+    """Print the report; return 0 when the default model is ready, 2 otherwise."""
+    status = 0
+    rep = backend_report()
+    pin = rep.pinned
+    out(f"llama-cpp-python: {rep.llama_cpp_python} (pinned {pin}){'' if rep.llama_cpp_python == pin else '  MISMATCH: reinstall with make install'}")
+    out(f"ggml backends compiled in: {', '.join(rep.backends) or 'none'}")
+    out(f"GPU offload supported by this build: {'yes' if rep.supports_gpu_offload else 'no'}")
+    for d in rep.devices:
+        mem = f", {d.memory_total / 2**30:.1f} GiB" if d.memory_total else ""
+        out(f"  device {d.name} [{d.kind}] {d.description}{mem}")
+    out(f"backend used: {rep.gpus[0].name if rep.gpus and rep.supports_gpu_offload else 'CPU'}")
+    probe = GpuProbe()
+    if probe.vendor:
+        for s in probe.sample():
+            out(f"GPU ({probe.vendor}): {s.name}, memory {s.memory_used}/{s.memory_total} bytes")
+    else:
+        out(f"GPU seen by NVML/ROCm SMI: none ({probe.reason})")
+    out(f"threads: {os.cpu_count()} logical CPUs; llama.cpp uses physical cores by default")
+    out(f"system info: {rep.system_info}")
+    lock = models.load_lock()
+    out(f"models ({lock.path}):")
+    for entry in lock.entries.values():
+        try:
+            path = models.verify(entry)
+            state = f"present, verified ({path})"
+        except SemzipError as exc:
+            state = f"NOT READY: {exc}"
+            if entry.name == lock.default:
+                status = 2
+        out(f"  {entry.name}{' (default)' if entry.name == lock.default else ''}: {state}")
+    if status:
+        out(f"fix: semzip models fetch {lock.default}")
+    return status

@@ -1,0 +1,25 @@
+"""Typed errors for semzip users; each message names the input and what is wrong."""
+
+
+class SemzipError(Exception):
+    """Base class; the CLI prints the message and exits with exit_code."""
+
+    exit_code = 1
+
+
+class ModelFileError(SemzipError):
+    """A model file is missing, not GGUF, truncated or does not match its pinned sha256."""
+
+    exit_code = 2
+
+
+class LockfileError(SemzipError):
+    """models.lock is missing, malformed, or has no entry by that name."""
+
+    exit_code = 2
+
+
+class InputError(SemzipError):
+    """A line or file of input cannot be used."""
+
+    exit_code = 1

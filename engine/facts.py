@@ -1,0 +1,98 @@
+"""Deterministic fact extraction: the spans a summary must never lose (numbers, dates, times, money, names...)."""
+from __future__ import annotations
+
+import re
+
+_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_NUM = r"\d+(?:[.,]\d+)*"
+
+# Order matters: longer, more specific patterns first; a span claimed by one is not matched again.
+PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("url", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+")),
+    ("date", re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\.?,?\s+\d{{4}}|{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})\b")),
+    ("date", re.compile(rf"\b(?:{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}|{_MONTHS}\s+\d{{4}})\b")),
+    ("time", re.compile(r"\b\d{1,2}(?::\d{2})?\s*(?:[ap]\.?m\.?)(?![\w])|\b\d{1,2}:\d{2}(?:-\d{1,2}:\d{2})?\b", re.I)),
+    ("money", re.compile(rf"(?:[$€£¥]\s?{_NUM}(?:\s?(?:million|billion|thousand|k|m|bn))?|\b(?:USD|EUR|GBP|JPY|CHF)\s?{_NUM}|\b{_NUM}\s?(?:dollars|euros|pounds|yuan|yen)\b)", re.I)),
+    ("percent", re.compile(rf"\b{_NUM}\s?(?:%|percent\b)")),
+    ("day", re.compile(rf"\b{_DAYS}\b")),
+    ("year", re.compile(r"\b(?:19|20)\d{2}\b")),
+    ("number", re.compile(rf"\b{_NUM}(?:\s+(?:[a-z]+))?", re.I)),
+]
+_NAME = re.compile(r"\b(?:(?:St|Dr|Mr|Mrs|Ms|Mt)\.\s)?[A-Z][a-zA-Z'’]+(?:[ -](?:[A-Z][a-zA-Z'’]+|of|de|van|von|the))*(?<![ -]of)(?<![ -]the)\b|\b[A-Z]{2,}[+]?")
+# Capitalised words that are not names: sentence openers, pronouns, fillers. Kept short on purpose:
+# a name mentioned mid-sentence anywhere still counts even if it also opens a sentence.
+_COMMON = set(
+    "I I'm I'll I've I'd Im A An The This That These Those It It's Its He She We They You Your My Our His Her Their "
+    "Yes No Not Oh Hi Hey Hello Wow Ok Okay OK Sure Thanks Thank Well So But And Or If When What Where Why How Who "
+    "Which Also Just Maybe Please Great Good Nice Cool Awesome Sounds Let Let's There Here Then Now Do Does Did Is "
+    "Are Was Were Have Has Had Can Could Would Should Will Don't Can't Didn't Really Totally Definitely That's "
+    "Person1 Person2 Person3 Absolutely Haha Lol Aw Aww Ah Yeah Yep Nope Anyway Sorry Congrats Congratulations "
+    "Mon Tue Wed Thu Fri Sat Sun".split()
+)
+_NUMBER_UNITS_STOP = set("and or but the a an to of in on at for with is was are were it i".split())
+
+
+def _clean_number(span: str) -> str:
+    parts = span.split()
+    if len(parts) == 2 and parts[1].lower() in _NUMBER_UNITS_STOP:
+        return parts[0]
+    return span
+
+
+def extract_facts(text: str) -> list[str]:
+    """Fact spans in order of first appearance, each once (case-insensitive)."""
+    claimed = [False] * len(text)
+    found: list[tuple[int, str]] = []
+
+    def take(start: int, end: int, value: str) -> None:
+        if any(claimed[start:end]):
+            return
+        for i in range(start, end):
+            claimed[i] = True
+        found.append((start, value.strip(" .,")))
+
+    for kind, pat in PATTERNS:
+        for m in pat.finditer(text):
+            take(m.start(), m.end(), _clean_number(m.group()) if kind == "number" else m.group())
+    names_mid = {m.group() for m in _NAME.finditer(text) if not _opens_sentence(text, m.start())}
+    for m in _NAME.finditer(text):
+        name, start = m.group(), m.start()
+        if _opens_sentence(text, start) and name not in names_mid:
+            # "Met Priya Raman": the sentence opener is not part of the name; the rest may be.
+            first, _, rest = name.partition(" ")
+            if not rest:
+                continue
+            name, start = rest, start + len(first) + 1
+        if name in _COMMON:
+            continue
+        take(start, start + len(name), name)
+    seen, out = set(), []
+    for _, value in sorted(found):
+        key = value.lower()
+        if value and key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out
+
+
+_ABBREVIATIONS = ("St.", "Dr.", "Mr.", "Mrs.", "Ms.", "Prof.", "Mt.")
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[max(0, start - 8) : start].rstrip(" \t\"'(#[")
+    if before.endswith(_ABBREVIATIONS):
+        return False
+    return not before or before[-1] in ".!?:\n]"
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation to spaces, single spaces, padded: for whole-word containment tests."""
+    return " " + " ".join(re.sub(r"[^\w%$€£]+", " ", text.lower()).split()) + " "
+
+
+def contains(haystack_norm: str, needle: str) -> bool:
+    """Whether needle occurs as whole words in a normalise()d haystack."""
+    n = normalise(needle)
+    return n.strip() != "" and n in haystack_norm

@@ -1,0 +1,134 @@
+"""The only module that touches llama.cpp: owns model, context and batch, and runs one decode per step."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bindings import Batch, Context, ContextParams, KVCacheFull, Model, ModelParams, Sampler, backend_report
+from engine.sequence import Step
+
+__all__ = ["KVCacheFull", "ModelRunner", "RunnerConfig", "backend_report"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    """Load and context settings. num_slots sequences run at once; one more KV sequence holds the shared prefix."""
+
+    n_gpu_layers: int = 0
+    use_mmap: bool = True
+    n_ctx: int = 16384
+    n_batch: int = 2048
+    n_ubatch: int = 512
+    num_slots: int = 8
+    kv_unified: bool = True
+    n_threads: int = 0
+    grammar_check_first: bool = True  # see Sampler.sample; False is the slow reference path
+
+    def __post_init__(self):
+        if not 1 <= self.num_slots <= 256:
+            raise ValueError(f"num_slots must be in 1..256, got {self.num_slots}")
+
+
+class ModelRunner:
+    """Feeds scheduled steps to llama_decode and samples one token for each step that asked for logits."""
+
+    def __init__(self, model_path: str | Path, config: RunnerConfig = RunnerConfig()):
+        self.config = config
+        self.model = Model(model_path, ModelParams(n_gpu_layers=config.n_gpu_layers, use_mmap=config.use_mmap))
+        try:
+            self.ctx = Context(
+                self.model,
+                ContextParams(
+                    n_ctx=config.n_ctx,
+                    n_batch=config.n_batch,
+                    n_ubatch=config.n_ubatch,
+                    n_seq_max=config.num_slots + 1,
+                    kv_unified=config.kv_unified,
+                    n_threads=config.n_threads,
+                ),
+            )
+        except Exception:
+            self.model.close()
+            raise
+        self.batch = Batch(self.ctx.n_batch)
+        self.prefix_seq = config.num_slots  # the extra sequence id that keeps the shared prefix's KV
+        self.prefix: tuple[int, ...] = ()
+        self._samplers: dict[int, Sampler] = {}
+
+    @property
+    def token_budget(self) -> int:
+        return self.ctx.n_batch
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.ctx.n_ctx
+
+    def set_prefix(self, tokens: tuple[int, ...]) -> None:
+        """Decode the shared prefix once into its own sequence; later slots copy its KV instead of recomputing it."""
+        if tokens == self.prefix:
+            return
+        self.ctx.seq_rm(self.prefix_seq)
+        self.prefix = ()
+        for start in range(0, len(tokens), self.batch.capacity):
+            chunk = tokens[start : start + self.batch.capacity]
+            self.batch.clear()
+            self.batch.add_sequence(list(chunk), start, self.prefix_seq, logits_last=False)
+            self.ctx.decode(self.batch)
+        self.prefix = tuple(tokens)
+
+    def run(self, steps: list[Step]) -> dict[int, int]:
+        """One llama_decode over all steps; returns {sequence id: sampled token} for the steps that wanted logits.
+
+        Raises KVCacheFull with the KV memory as it was before the call (llama.h guarantees the restore).
+        """
+        self.batch.clear()
+        wanted: list[tuple[int, int, int]] = []
+        for step in steps:
+            seq = step.seq
+            if step.is_first:
+                self._prepare_slot(seq.slot, seq.base_pos, seq.request)
+            last = self.batch.add_sequence(list(step.tokens), step.pos, seq.slot, step.wants_logits)
+            if step.wants_logits:
+                wanted.append((seq.id, seq.slot, last))
+        self.ctx.decode(self.batch)
+        return {seq_id: self._samplers[slot].sample(self.ctx, idx) for seq_id, slot, idx in wanted}
+
+    def _prepare_slot(self, slot: int, base_pos: int, request) -> None:
+        self.ctx.seq_rm(slot)
+        if base_pos:
+            if base_pos != len(self.prefix):
+                raise AssertionError(f"sequence expects a prefix of {base_pos} tokens, runner holds {len(self.prefix)}")
+            self.ctx.seq_cp(self.prefix_seq, slot)  # whole sequence: split KV streams copy only whole ones
+        old = self._samplers.pop(slot, None)
+        if old is not None:
+            old.close()
+        self._samplers[slot] = Sampler(self.model, request.sampling, request.grammar, self.config.grammar_check_first)
+
+    def release(self, slot: int) -> None:
+        """Drop a slot's KV cells and sampler."""
+        self.ctx.seq_rm(slot)
+        sampler = self._samplers.pop(slot, None)
+        if sampler is not None:
+            sampler.close()
+
+    def is_eog(self, token: int) -> bool:
+        return self.model.is_eog(token)
+
+    def full_grammar_passes(self) -> int:
+        return sum(s.n_full_grammar_passes for s in self._samplers.values())
+
+    def close(self) -> None:
+        """Free in dependency order: samplers, batch, context, then model."""
+        for sampler in self._samplers.values():
+            sampler.close()
+        self._samplers.clear()
+        self.batch.close()
+        self.ctx.close()
+        self.model.close()
+
+    def __enter__(self) -> "ModelRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+

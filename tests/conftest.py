@@ -1,0 +1,32 @@
+"""Shared fixtures: the real default model (fetched by `make test` before pytest runs) and one runner."""
+from __future__ import annotations
+
+import pytest
+
+from engine import models
+
+
+@pytest.fixture(scope="session")
+def model_path():
+    path, _ = models.resolve(None)  # raises with the fix command if `semzip models fetch` has not run
+    return path
+
+
+@pytest.fixture(scope="session")
+def runner(model_path):
+    from engine.runner import ModelRunner, RunnerConfig
+
+    r = ModelRunner(model_path, RunnerConfig(num_slots=8, n_ctx=8192, n_batch=512))
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="session")
+def chat_prompt(runner):
+    """Tokenize a short chat prompt with the model's own template."""
+
+    def make(question: str, system: str = "Answer in one short sentence.") -> tuple[int, ...]:
+        text = runner.model.apply_chat_template([{"role": "system", "content": system}, {"role": "user", "content": question}])
+        return tuple(runner.model.tokenize(text))
+
+    return make

@@ -1,0 +1,93 @@
+"""The bindings layer against the real library: pins, handles, memory ops, return codes."""
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import llama_cpp
+from bindings import (
+    PINNED_LLAMA_CPP_PYTHON, Batch, Context, ContextParams, GrammarError, KVCacheFull, LlamaError, Model, ModelLoadError,
+    Sampler, backend_report,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_installed_llama_cpp_python_matches_the_pin():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"llama-cpp-python=={PINNED_LLAMA_CPP_PYTHON}" in deps
+    assert llama_cpp.__version__ == PINNED_LLAMA_CPP_PYTHON
+
+
+def test_backend_report_lists_cpu():
+    rep = backend_report()
+    assert "CPU" in rep.backends
+    assert any(d.kind == "CPU" for d in rep.devices)
+    assert rep.llama_cpp_python == rep.pinned
+
+
+def test_tokenize_detokenize_round_trip_and_special_tokens(runner):
+    m = runner.model
+    text = "Paris, 14 März 2026 — €48,000 ✓"
+    assert m.detokenize(m.tokenize(text)) == text
+    assert len(m.tokenize("<|im_start|>")) == 1
+    assert len(m.tokenize("<|im_start|>", parse_special=False)) > 1
+
+
+def test_chat_template_comes_from_the_gguf(runner):
+    out = runner.model.apply_chat_template([{"role": "user", "content": "hi"}])
+    assert out.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_loading_a_non_model_raises(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 60)
+    with pytest.raises(ModelLoadError, match="bad.gguf"):
+        Model(bad)
+
+
+def test_batch_bounds():
+    with Batch(3) as b:
+        assert b.add_sequence([1, 2], 0, 0, logits_last=True) == 1
+        b.add(3, 2, 0, True)
+        with pytest.raises(LlamaError):
+            b.add(4, 3, 0, True)
+
+
+def test_memory_ops_and_decode_return_codes(runner):
+    m = runner.model
+    # llama.cpp rounds n_ctx up to 256 cells
+    with Context(m, ContextParams(n_ctx=256, n_batch=256, n_ubatch=256, n_seq_max=2)) as ctx, Batch(256) as b:
+        assert ctx.n_ctx == 256
+        toks = m.tokenize("The quick brown fox jumps over the lazy dog.")
+        b.add_sequence(toks, 0, 0, logits_last=True)
+        ctx.decode(b)
+        logits = ctx.logits(b.n_tokens - 1)
+        assert logits.shape == (m.n_vocab,) and np.isfinite(logits).all()
+        assert ctx.seq_pos_max(0) == len(toks) - 1
+        ctx.seq_cp(0, 1)
+        assert ctx.seq_pos_max(1) == len(toks) - 1
+        ctx.seq_rm(1)
+        assert ctx.seq_pos_max(1) == -1
+        with pytest.raises(LlamaError):
+            ctx.logits(0)  # no logits requested for entry 0
+        b.clear()
+        b.add_sequence(list(range(100, 350)), len(toks), 0, logits_last=True)
+        with pytest.raises(KVCacheFull):
+            ctx.decode(b)  # 250 more tokens do not fit in 256 cells
+        assert ctx.seq_pos_max(0) == len(toks) - 1  # llama.h: memory restored after a failed decode
+        ctx.memory_clear()
+        assert ctx.seq_pos_max(0) == -1
+
+
+def test_bad_grammar_is_a_typed_error(runner):
+    with pytest.raises(GrammarError):
+        Sampler(runner.model, grammar="root ::= undefined-rule")
+
+
+def test_grammar_sampler_accepts_only_what_the_grammar_allows(runner):
+    m = runner.model
+    with Sampler(m, grammar='root ::= "yes" | "no"') as s:
+        assert s.accepts(m.tokenize("yes")[0])
+        assert not s.accepts(m.tokenize("maybe")[0])
