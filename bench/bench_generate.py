@@ -33,13 +33,13 @@ def run_naive(texts, model_path, max_tokens, threads):
     return outs, n_prompt, n_gen, time.perf_counter() - t0
 
 
-def run_batched(texts, model_path, max_tokens, threads, slots):
+def run_batched(texts, model_path, max_tokens, threads, slots, **runner_overrides):
     from engine import prompts
     from engine.generator import BatchedGenerator
     from engine.runner import ModelRunner, RunnerConfig
     from engine.sequence import Request
 
-    runner = ModelRunner(model_path, RunnerConfig(num_slots=slots, n_ctx=16384, n_threads=threads))
+    runner = ModelRunner(model_path, RunnerConfig(**{"num_slots": slots, "n_ctx": 16384, "n_threads": threads, **runner_overrides}))
     grammar = prompts.record_grammar()
     t0 = time.perf_counter()
     prefix_text, _ = prompts.split_prompt(runner.model.apply_chat_template, texts[0])

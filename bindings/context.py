@@ -33,6 +33,7 @@ class ContextParams:
     kv_unified: bool = True
     n_threads: int = 0  # 0: physical cores
     n_threads_batch: int = 0
+    flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
 
     def __post_init__(self):
         if self.n_ctx < 16 or self.n_batch < 1 or self.n_ubatch < 1 or self.n_seq_max < 1:
@@ -55,6 +56,7 @@ class Context:
         cp.n_threads = threads
         cp.n_threads_batch = params.n_threads_batch or threads
         cp.no_perf = False
+        cp.flash_attn_type = params.flash_attn
         handle = C.llama_init_from_model(model.handle, cp)
         if not handle:
             raise ContextError(f"llama.cpp could not create a context {params} for model {model.path}")

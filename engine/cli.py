@@ -45,6 +45,59 @@ def _demo(args) -> int:
     return run_demo(n=args.n, model=args.model)
 
 
+def _engine(args):
+    from engine.api import Engine
+    from engine.compressor import CompressConfig
+    from engine.runner import RunnerConfig
+
+    return Engine(
+        model=args.model,
+        runner_config=RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers),
+        compress_config=CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
+    )
+
+
+def _compress(args) -> int:
+    from engine.commands import MAX_EXIT_FAILURES, compress_file
+
+    with _engine(args) as engine:
+        summary = compress_file(engine, args.input, args.output, fmt=args.format, whole=args.whole, batch=args.batch)
+    print(summary.table(), file=sys.stderr)
+    if summary.failed:
+        print(f"semzip: {summary.failed} line(s) failed; see the error records in the output", file=sys.stderr)
+    return min(summary.failed, MAX_EXIT_FAILURES)
+
+
+def _reconstruct(args) -> int:
+    from engine.commands import MAX_EXIT_FAILURES, reconstruct_file
+    from engine.record import render
+
+    if args.mode == "render":
+        n, failed = reconstruct_file(lambda recs: [render(r) for r in recs], args.input, args.output)
+    else:
+        with _engine(args) as engine:
+            n, failed = reconstruct_file(lambda recs: engine.reconstruct(recs, mode="expand"), args.input, args.output)
+    print(f"{n} records, {failed} failed", file=sys.stderr)
+    return min(failed, MAX_EXIT_FAILURES)
+
+
+def _eval(args) -> int:
+    from engine.evaluate import evaluate
+
+    with _engine(args) as engine:
+        report = evaluate(engine, args.corpus, qa=args.qa, limit=args.n, plot=args.plot)
+    print(report.table())
+    return 0
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="models.lock name or GGUF path (default: the lock's default)")
+    p.add_argument("--slots", type=int, default=8, help="sequences decoded together (1-256)")
+    p.add_argument("--gpu-layers", type=int, default=0, help="layers offloaded to the GPU (-1: all)")
+    p.add_argument("--no-score", action="store_true", help="skip fidelity scoring (and the retry it drives)")
+    p.add_argument("--threshold", type=float, default=0.85, help="quality under which a record is retried once")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semzip", description="Compress agent memories with a local LLM (llama.cpp, in-process).")
     p.add_argument("-v", "--verbose", action="store_true", help="log llama.cpp and engine details")
@@ -63,6 +116,30 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("name")
     pin.add_argument("path")
     m.set_defaults(func=_models)
+
+    c = sub.add_parser("compress", help="compress memories (JSONL or text, file or -) into records")
+    c.add_argument("input", help="input file, or - for stdin")
+    c.add_argument("-o", "--output", default="-", help="output JSONL of records, or - for stdout")
+    c.add_argument("--format", default="auto", choices=["auto", "jsonl", "text"])
+    c.add_argument("--whole", action="store_true", help="the whole file is one memory")
+    c.add_argument("--batch", type=int, default=64, help="items read and compressed together")
+    _add_engine_args(c)
+    c.set_defaults(func=_compress)
+
+    r = sub.add_parser("reconstruct", help="readable text from records")
+    r.add_argument("input")
+    r.add_argument("-o", "--output", default="-")
+    r.add_argument("--mode", choices=["render", "expand"], default="render", help="render: no model; expand: the model writes")
+    _add_engine_args(r)
+    r.set_defaults(func=_reconstruct)
+
+    e = sub.add_parser("eval", help="compress a corpus and report ratio, fidelity, answer retention and baselines")
+    e.add_argument("corpus", help="JSONL with a text field ('text' or 'dialogue')")
+    e.add_argument("--qa", default=None, help="LoCoMo-style QA JSONL (conversation, sessions, answer)")
+    e.add_argument("--n", type=int, default=None, help="only the first N memories")
+    e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
+    _add_engine_args(e)
+    e.set_defaults(func=_eval)
 
     demo = sub.add_parser("demo", help="compress a sample of dialogues with the default model and print a table")
     demo.add_argument("--n", type=int, default=8)

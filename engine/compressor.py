@@ -24,6 +24,7 @@ class CompressConfig:
     max_llm_bytes: int = 256 * 1024  # larger texts get extractive compression instead of thousands of chunks
     quality_threshold: float = 0.85
     score: bool = True
+    target_ratio: float = 8.0  # sizes the grammar's bounds for each record
 
 
 @dataclass(slots=True)
@@ -116,13 +117,14 @@ class Compressor:
         if not texts:
             return []
         model = self.runner.model
-        grammar = prompts.record_grammar(style)
         prefix_text, _ = prompts.split_prompt(model.apply_chat_template, "x", style)
         requests = []
         for text in texts:
             head, rest = prompts.split_prompt(model.apply_chat_template, text, style)
             if head != prefix_text:  # cannot share the prefix: send the whole prompt
                 rest = head + rest
+            bounds = prompts.Bounds.for_text(len(text.encode()), self.config.target_ratio, style.scale)
+            grammar = prompts.record_grammar(bounds)
             requests.append(Request(tuple(model.tokenize(rest)), max_tokens=self.config.max_tokens, grammar=grammar))
         prefix = tuple(model.tokenize(prefix_text)) if prefix_text else ()
         results = self.generator.generate_all(requests, prefix=prefix)

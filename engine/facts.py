@@ -23,6 +23,7 @@ PATTERNS: list[tuple[str, re.Pattern]] = [
 _NAME = re.compile(r"\b(?:(?:St|Dr|Mr|Mrs|Ms|Mt)\.\s)?[A-Z][a-zA-Z'’]+(?:[ -](?:[A-Z][a-zA-Z'’]+|of|de|van|von|the))*(?<![ -]of)(?<![ -]the)\b|\b[A-Z]{2,}[+]?")
 # Capitalised words that are not names: sentence openers, pronouns, fillers. Kept short on purpose:
 # a name mentioned mid-sentence anywhere still counts even if it also opens a sentence.
+_SPEAKER = re.compile(r"^([A-Z][\w'’]+(?: [A-Z][\w'’]+)?):", re.M)  # "Caroline: ..." opens a dialogue turn
 _COMMON = set(
     "I I'm I'll I've I'd Im A An The This That These Those It It's Its He She We They You Your My Our His Her Their "
     "Yes No Not Oh Hi Hey Hello Wow Ok Okay OK Sure Thanks Thank Well So But And Or If When What Where Why How Who "
@@ -41,22 +42,31 @@ def _clean_number(span: str) -> str:
     return span
 
 
+EXACT_KINDS = frozenset({"date", "time", "money", "percent", "day", "year", "number"})
+
+
 def extract_facts(text: str) -> list[str]:
     """Fact spans in order of first appearance, each once (case-insensitive)."""
+    return [value for _, value in extract_typed_facts(text)]
+
+
+def extract_typed_facts(text: str) -> list[tuple[str, str]]:
+    """(kind, span) pairs in order of first appearance; kind is a PATTERNS kind or "name"."""
     claimed = [False] * len(text)
     found: list[tuple[int, str]] = []
 
-    def take(start: int, end: int, value: str) -> None:
+    def take(start: int, end: int, value: str, kind: str) -> None:
         if any(claimed[start:end]):
             return
         for i in range(start, end):
             claimed[i] = True
-        found.append((start, value.strip(" .,")))
+        found.append((start, kind, value.strip(" .,")))
 
     for kind, pat in PATTERNS:
         for m in pat.finditer(text):
-            take(m.start(), m.end(), _clean_number(m.group()) if kind == "number" else m.group())
+            take(m.start(), m.end(), _clean_number(m.group()) if kind == "number" else m.group(), kind)
     names_mid = {m.group() for m in _NAME.finditer(text) if not _opens_sentence(text, m.start())}
+    names_mid |= {m.group(1) for m in _SPEAKER.finditer(text)}
     for m in _NAME.finditer(text):
         name, start = m.group(), m.start()
         if _opens_sentence(text, start) and name not in names_mid:
@@ -67,13 +77,13 @@ def extract_facts(text: str) -> list[str]:
             name, start = rest, start + len(first) + 1
         if name in _COMMON:
             continue
-        take(start, start + len(name), name)
+        take(start, start + len(name), name, "name")
     seen, out = set(), []
-    for _, value in sorted(found):
+    for _, kind, value in sorted(found):
         key = value.lower()
         if value and key not in seen:
             seen.add(key)
-            out.append(value)
+            out.append((kind, value))
     return out
 
 

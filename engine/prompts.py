@@ -1,4 +1,8 @@
-"""The compression prompt (system text + one worked example) and the JSON schema records are decoded under."""
+"""The compression prompt (system text + one worked example) and the per-record JSON-schema grammar.
+
+The system text and example are the same for every memory, so they form one shared token prefix.
+The length bounds differ per memory: they scale with its size and are enforced by the grammar alone.
+"""
 from __future__ import annotations
 
 import json
@@ -7,68 +11,79 @@ from functools import lru_cache
 
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+RECORD_OVERHEAD_BYTES = 60  # {"v":1,"id":...,"k":"l","s":"","f":"","q":0.87} around the content
 
 
 @dataclass(frozen=True, slots=True)
-class Style:
-    """One way of asking: the bounds the grammar enforces and the words that ask for them."""
+class Bounds:
+    """Hard limits on what the model may write for one record."""
 
-    name: str
-    sentences: int
-    max_summary_chars: int
-    max_facts: int
-    max_fact_chars: int = 100
+    summary_chars: int
+    num_facts: int
+    fact_chars: int = 60
+
+    @classmethod
+    def for_text(cls, num_bytes: int, target_ratio: float, scale: float = 1.0) -> "Bounds":
+        """Spend about num_bytes / target_ratio on the record: a bit under half on the summary, the rest on facts.
+
+        Rounded to coarse steps so that a corpus needs only a handful of distinct grammars.
+        """
+        budget = max(num_bytes / target_ratio * scale - RECORD_OVERHEAD_BYTES, 120)
+        summary = int(min(max(0.45 * budget, 80), 800) // 40 * 40)
+        facts = int(min(max(0.55 * budget / 45, 3), 20))
+        return cls(summary, facts)
 
     def schema(self) -> dict:
         return {
             "type": "object",
             "properties": {
-                "s": {"type": "string", "maxLength": self.max_summary_chars},
+                "s": {"type": "string", "maxLength": self.summary_chars},
                 "f": {
                     "type": "array",
-                    "items": {"type": "string", "maxLength": self.max_fact_chars},
-                    "maxItems": self.max_facts,
+                    "items": {"type": "string", "maxLength": self.fact_chars},
+                    "maxItems": self.num_facts,
                 },
             },
             "required": ["s", "f"],
             "additionalProperties": False,
         }
 
-    def system(self) -> str:
-        return (
-            "You compress memories for an AI agent. Read the memory and answer with JSON only:\n"
-            f'"s": a summary in your own words, at most {self.sentences} sentences: who did what, when, where, '
-            "and what was decided.\n"
-            f'"f": up to {self.max_facts} key facts, each a short phrase that keeps exact names, dates, times, '
-            "numbers, amounts, places and the specific things mentioned."
-        )
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """One way of asking; scale multiplies the byte budget (the retry asks for more)."""
+
+    name: str
+    scale: float
+    system: str
 
 
-COMPACT = Style("compact", sentences=2, max_summary_chars=300, max_facts=8)
-DETAILED = Style("detailed", sentences=4, max_summary_chars=600, max_facts=14)  # the retry under the quality bar
-RECORD_SCHEMA = COMPACT.schema()
-
-SYSTEM = (
-    "You compress memories for an AI agent. Read the memory and answer with JSON only:\n"
-    '"s": a summary in your own words, at most 3 sentences: who did what, when, where, and what was decided.\n'
-    '"f": up to 12 key facts, each a short phrase that keeps exact names, dates, times, numbers, amounts and places.'
+_SYSTEM = (
+    "You compress memories for an AI agent. Read the memory and answer with JSON only.\n"
+    '"s": a short summary in your own words: who, what, when, where, and what was decided. Do not copy sentences.\n'
+    '"f": key facts as short phrases. Prefer the specific things the agent could be asked about later: names, '
+    "places, dates, numbers, titles of books or songs, objects, pets, hobbies, plans, feelings and reasons."
 )
+COMPACT = Style("compact", 1.0, _SYSTEM)
+DETAILED = Style("detailed", 1.8, _SYSTEM + " Be thorough: use all the space you have.")  # the retry under the bar
 
 EXAMPLE_MEMORY = (
-    "#Person1#: Hi Tom, are we still on for the budget review on Friday?\n"
-    "#Person2#: Yes, 10:30 at the Leeds office. Maria will bring the Q3 numbers.\n"
-    "#Person1#: Good. Sales were up 12% to $4.2 million, so I want to discuss hiring two engineers.\n"
-    "#Person2#: Fine, but we agreed to keep travel spending under $15,000."
+    "[10:05 am on 3 April, 2022]\n"
+    "Anna: Guess what, Jon! I finally adopted a cat from the shelter on Elm Road. She's called Miso.\n"
+    "Jon: No way! What made you go for it?\n"
+    "Anna: I've been lonely since moving to Kyoto, and cats calm me down. She loves my old guitar case.\n"
+    "Jon: Ha, cute. I'm still training for the Osaka half marathon, 21 km in under 2 hours is the goal.\n"
+    "Anna: You'll make it. Let's celebrate with ramen at Ichiran after your race on May 8."
 )
 EXAMPLE_RECORD = {
-    "s": "Tom and a colleague confirm Friday's budget review in Leeds, where Maria brings Q3 numbers. "
-    "After sales rose, they will discuss hiring two engineers while keeping travel spending capped.",
+    "s": "Anna tells Jon she adopted a shelter cat to ease loneliness after moving; Jon trains for a half "
+    "marathon and they plan to celebrate after it.",
     "f": [
-        "budget review Friday 10:30, Leeds office",
-        "Maria brings Q3 numbers",
-        "sales up 12% to $4.2 million",
-        "plan: hire two engineers",
-        "travel spending under $15,000",
+        "Anna adopted cat Miso from Elm Road shelter",
+        "Anna lonely since moving to Kyoto",
+        "Miso loves Anna's old guitar case",
+        "Jon: Osaka half marathon, goal 21 km under 2 hours",
+        "ramen at Ichiran after race on May 8",
     ],
 }
 
@@ -76,17 +91,17 @@ EXAMPLE_RECORD = {
 def messages(memory: str, style: Style = COMPACT) -> list[dict[str, str]]:
     """Chat messages for one memory: the fixed part first, so it forms a shared token prefix."""
     return [
-        {"role": "system", "content": style.system()},
+        {"role": "system", "content": style.system},
         {"role": "user", "content": EXAMPLE_MEMORY},
         {"role": "assistant", "content": json.dumps(EXAMPLE_RECORD, ensure_ascii=False)},
         {"role": "user", "content": memory},
     ]
 
 
-@lru_cache(maxsize=None)
-def record_grammar(style: Style = COMPACT) -> str:
-    """GBNF for the style's schema, from llama-cpp-python's port of llama.cpp's json-schema-to-grammar."""
-    return json_schema_to_gbnf(json.dumps(style.schema()), prop_order=["s", "f"])
+@lru_cache(maxsize=64)
+def record_grammar(bounds: Bounds = Bounds(320, 8)) -> str:
+    """GBNF for the bounds' schema, from llama-cpp-python's port of llama.cpp's json-schema-to-grammar."""
+    return json_schema_to_gbnf(json.dumps(bounds.schema()), prop_order=["s", "f"])
 
 
 def split_prompt(apply_template, memory: str, style: Style = COMPACT) -> tuple[str, str]:

@@ -22,6 +22,7 @@ class RunnerConfig:
     num_slots: int = 8
     kv_unified: bool = True
     n_threads: int = 0
+    flash_attn: int = -1  # -1 auto, 0 off, 1 on
     grammar_check_first: bool = True  # see Sampler.sample; False is the slow reference path
 
     def __post_init__(self):
@@ -45,6 +46,7 @@ class ModelRunner:
                     n_seq_max=config.num_slots + 1,
                     kv_unified=config.kv_unified,
                     n_threads=config.n_threads,
+                    flash_attn=config.flash_attn,
                 ),
             )
         except Exception:

@@ -1,0 +1,154 @@
+"""`semzip eval`: compress a corpus, then measure ratio, fidelity, fact and answer retention against two baselines."""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from engine.compressor import Item
+from engine.errors import InputError
+from engine.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
+from engine.quality import Scorer
+from engine.record import render
+
+
+@dataclass(frozen=True, slots=True)
+class EvalReport:
+    records: int
+    ratio: float  # all original bytes / all stored bytes
+    ratio_mean: float
+    ratio_median: float
+    cosine: float
+    fact_recall: float
+    exact_facts_kept: float  # numbers, dates, times, amounts present in the rendered reconstruction
+    answers: int  # QA answers present in the originals
+    answer_retention: float | None
+    zstd_ratio: float
+    truncation_answer_retention: float | None
+    items_per_min: float
+    kinds: dict
+
+    def table(self) -> str:
+        pct = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+        rows = [
+            ("records", f"{self.records} ({', '.join(f'{k} {v}' for k, v in sorted(self.kinds.items()))})"),
+            ("honest ratio, aggregate", f"{self.ratio:.2f}x"),
+            ("honest ratio, mean / median", f"{self.ratio_mean:.2f}x / {self.ratio_median:.2f}x"),
+            ("mean cosine (MiniLM, chunked)", f"{self.cosine:.3f}"),
+            ("fact recall", f"{self.fact_recall:.3f}"),
+            ("numbers/dates/times/amounts kept", f"{self.exact_facts_kept:.3f}"),
+            ("QA answers present in originals", str(self.answers)),
+            ("answer retention", pct(self.answer_retention)),
+            ("baseline: zstd -19 ratio (lossless)", f"{self.zstd_ratio:.2f}x"),
+            ("baseline: truncation to record size, answer retention", pct(self.truncation_answer_retention)),
+            ("throughput", f"{self.items_per_min:.1f} items/min"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"| {k.ljust(width)} | {v} |" for k, v in rows)
+
+
+def load_corpus(path: str, limit: int | None) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"corpus {path} does not exist")
+    rows = []
+    for n, line in enumerate(p.open(encoding="utf-8"), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        text = row.get("text", row.get("dialogue"))
+        if not isinstance(text, str):
+            raise InputError(f"{path} line {n}: no string 'text' or 'dialogue' field")
+        row["_text"] = text
+        row["_id"] = str(row.get("id", row.get("fname", n)))
+        rows.append(row)
+        if limit and len(rows) >= limit:
+            break
+    return rows
+
+
+def _cut_utf8(text: str, size: int) -> str:
+    return text.encode("utf-8")[:size].decode("utf-8", "ignore")
+
+
+def evaluate(engine, corpus: str, qa: str | None = None, limit: int | None = None, plot: str | None = None) -> EvalReport:
+    rows = load_corpus(corpus, limit)
+    texts = [r["_text"] for r in rows]
+    t0 = time.perf_counter()
+    records = engine.compress([Item(id=r["_id"], text=r["_text"]) for r in rows])  # id and text only: no metadata
+    wall = time.perf_counter() - t0
+    renders = [render(r) for r in records]
+    sizes = [r.stored_bytes for r in records]
+    ratios = [len(t.encode()) / s for t, s in zip(texts, sizes)]
+    scorer = engine.compressor.scorer or Scorer()
+    fids = scorer.score_many(texts, renders)
+    exact_total = exact_kept = 0
+    for text, rend in zip(texts, renders):
+        norm = normalise(rend)
+        exact = [v for k, v in extract_typed_facts(text) if k in EXACT_KINDS]
+        exact_total += len(exact)
+        exact_kept += sum(contains(norm, v) for v in exact)
+    answers, kept, kept_trunc = _answer_retention(rows, renders, sizes, qa) if qa else (0, None, None)
+    zstd = zstandard.ZstdCompressor(level=19)
+    report = EvalReport(
+        records=len(records),
+        ratio=sum(len(t.encode()) for t in texts) / sum(sizes),
+        ratio_mean=statistics.fmean(ratios),
+        ratio_median=statistics.median(ratios),
+        cosine=statistics.fmean(f.cosine for f in fids),
+        fact_recall=statistics.fmean(f.fact_recall for f in fids),
+        exact_facts_kept=exact_kept / exact_total if exact_total else 1.0,
+        answers=answers,
+        answer_retention=kept,
+        zstd_ratio=sum(len(t.encode()) for t in texts) / sum(len(zstd.compress(t.encode())) for t in texts),
+        truncation_answer_retention=kept_trunc,
+        items_per_min=len(records) / wall * 60,
+        kinds=dict(Counter(r.kind for r in records)),
+    )
+    if plot:
+        _plot(ratios, [f.score for f in fids], plot)
+    return report
+
+
+def _answer_retention(rows, renders, sizes, qa_path):
+    """Of the QA answers found (as whole words) in the original sessions, the share found in the reconstruction."""
+    by_session = {(r.get("conversation"), r.get("session")): i for i, r in enumerate(rows)}
+    present = kept = kept_trunc = 0
+    for line in Path(qa_path).open(encoding="utf-8"):
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        idx = [by_session.get((q.get("conversation"), s)) for s in q.get("sessions", [])]
+        if not idx or any(i is None for i in idx):
+            continue  # a session outside the evaluated rows
+        answer = str(q.get("answer", ""))
+        if not contains(normalise(" ".join(rows[i]["_text"] for i in idx)), answer):
+            continue
+        present += 1
+        kept += contains(normalise(" ".join(renders[i] for i in idx)), answer)
+        kept_trunc += contains(normalise(" ".join(_cut_utf8(rows[i]["_text"], sizes[i]) for i in idx)), answer)
+    if not present:
+        return 0, None, None
+    return present, kept / present, kept_trunc / present
+
+
+def _plot(ratios, scores, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.scatter(ratios, scores, s=14, alpha=0.7)
+    ax.set_xlabel("honest compression ratio (original bytes / record bytes)")
+    ax.set_ylabel("fidelity score (0.5 cosine + 0.5 fact recall)")
+    ax.set_title(f"{len(ratios)} records")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
