@@ -22,6 +22,9 @@ class Engine:
         compress_config: CompressConfig = CompressConfig(),
     ):
         self.model_path, self.model_entry = models.resolve(model)
+        # Cache keys need the weights' identity; an unpinned file is identified by path, size and mtime.
+        st = self.model_path.stat()
+        self.model_sha = self.model_entry.sha256 if self.model_entry else f"{self.model_path}:{st.st_size}:{st.st_mtime_ns}"
         self.runner = ModelRunner(self.model_path, runner_config)
         self.compressor = Compressor(self.runner, compress_config)
         self._lock = threading.Lock()

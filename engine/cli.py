@@ -58,10 +58,30 @@ def _engine(args):
 
 
 def _compress(args) -> int:
-    from engine.commands import MAX_EXIT_FAILURES, compress_file
+    from engine.commands import MAX_EXIT_FAILURES
+    from engine.pipeline import BatchProcessor, RunOptions
 
+    from engine.monitor import Monitor
+    from engine.store import RunStore
+
+    options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store)
     with _engine(args) as engine:
-        summary = compress_file(engine, args.input, args.output, fmt=args.format, whole=args.whole, batch=args.batch)
+        processor = BatchProcessor(engine, options)
+        store_path = options.store_path or (None if args.output == "-" else args.output + ".semzip.db")
+        metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
+        monitor = None if args.no_monitor else Monitor(model=engine.model_path.stem, store=metrics_store)
+        processor.monitor = monitor
+        if monitor is not None:
+            if args.metrics_port:
+                monitor.serve(args.metrics_port)
+            monitor.start_sampling(args.sample_interval)
+        try:
+            summary = processor.run(args.input, args.output, fmt=args.format, whole=args.whole)
+        finally:
+            if monitor is not None:
+                monitor.stop()
+            if metrics_store is not None:
+                metrics_store.close()
     print(summary.table(), file=sys.stderr)
     if summary.failed:
         print(f"semzip: {summary.failed} line(s) failed; see the error records in the output", file=sys.stderr)
@@ -87,6 +107,22 @@ def _eval(args) -> int:
     with _engine(args) as engine:
         report = evaluate(engine, args.corpus, qa=args.qa, limit=args.n, plot=args.plot)
     print(report.table())
+    return 0
+
+
+def _report(args) -> int:
+    import json as _json
+
+    from engine.report import format_report, load_run, write_plots
+
+    run = load_run(args.run)
+    if args.json:
+        print(_json.dumps({k: v for k, v in run.items() if not k.startswith("_")}, indent=1))
+    else:
+        print(format_report(run))
+    if args.plot:
+        for path in write_plots(run, args.plot):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -122,7 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", default="-", help="output JSONL of records, or - for stdout")
     c.add_argument("--format", default="auto", choices=["auto", "jsonl", "text"])
     c.add_argument("--whole", action="store_true", help="the whole file is one memory")
-    c.add_argument("--batch", type=int, default=64, help="items read and compressed together")
+    c.add_argument("--batch", type=int, default=64, help="items read and compressed together (a checkpoint each)")
+    c.add_argument("--resume", action="store_true", help="continue an interrupted run from its store")
+    c.add_argument("--store", default=None, help="run store (journal, cache, metrics); default OUTPUT.semzip.db")
+    c.add_argument("--drop-store", action="store_true", help="delete the run store after a successful run")
+    c.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on localhost:PORT during the run")
+    c.add_argument("--no-monitor", action="store_true", help="no metrics, no system sampling")
+    c.add_argument("--sample-interval", type=float, default=1.0, help="seconds between system samples")
     _add_engine_args(c)
     c.set_defaults(func=_compress)
 
@@ -140,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
     _add_engine_args(e)
     e.set_defaults(func=_eval)
+
+    rp = sub.add_parser("report", help="summary of a compress run from its store; --plot DIR writes PNG charts")
+    rp.add_argument("run", help="the run's OUTPUT file or its .semzip.db store")
+    rp.add_argument("--plot", default=None, help="write throughput, latency, ratio/quality and GPU charts here")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(func=_report)
 
     demo = sub.add_parser("demo", help="compress a sample of dialogues with the default model and print a table")
     demo.add_argument("--n", type=int, default=8)

@@ -4,16 +4,10 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import time
+
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
-
-from tqdm import tqdm
-
-from engine.compressor import Item
-from engine.inputs import LineError, read_items
 from engine.record import Record
 
 MAX_EXIT_FAILURES = 100  # exit codes are 8 bits: the count of failed lines is capped here
@@ -28,13 +22,6 @@ def open_output(path: str):
         yield f
 
 
-def count_lines(source: str) -> int | None:
-    if source == "-":
-        return None
-    with open(source, "rb") as f:
-        return sum(1 for line in f if line.strip())
-
-
 @dataclass(slots=True)
 class RunSummary:
     kinds: Counter = field(default_factory=Counter)
@@ -45,13 +32,14 @@ class RunSummary:
     flagged: int = 0
     failed: int = 0
     wall_s: float = 0.0
+    cache: dict = field(default_factory=dict)
 
-    def add(self, original: str | None, rec: Record) -> None:
+    def add(self, size_in: int, rec: Record) -> None:
         self.kinds[rec.kind] += 1
         if rec.kind == "error":
             self.failed += 1
             return
-        size_in, size_out = len(original.encode("utf-8")), rec.stored_bytes
+        size_out = rec.stored_bytes
         self.bytes_in += size_in
         self.bytes_out += size_out
         self.ratios.append(size_in / size_out)
@@ -69,6 +57,8 @@ class RunSummary:
             ("quality: mean (flagged under threshold)", f"{_mean(self.qualities):.3f} ({self.flagged})"),
             ("throughput", f"{n / self.wall_s * 60:.1f} items/min over {self.wall_s:.1f} s" if self.wall_s else "-"),
         ]
+        if self.cache:
+            rows.append(("cache hits / misses", f"{self.cache['hits']} / {self.cache['misses']}"))
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
@@ -79,31 +69,6 @@ def _mean(xs):
 
 def _median(xs):
     return statistics.median(xs) if xs else float("nan")
-
-
-def compress_file(engine, source: str, output: str, *, fmt: str = "auto", whole: bool = False, batch: int = 64) -> RunSummary:
-    """Compress source into output, one record line per input line, in order; returns the run's summary."""
-    summary = RunSummary()
-    t0 = time.perf_counter()
-    items = read_items(source, fmt=fmt, whole=whole)
-    total = 1 if whole else count_lines(source)
-    with open_output(output) as out, tqdm(total=total, unit="item", file=sys.stderr, disable=None, smoothing=0.1) as bar:
-        while chunk := list(islice(items, batch)):
-            todo = [x for x in chunk if isinstance(x, Item)]
-            done = iter(engine.compress(todo))
-            for x in chunk:
-                if isinstance(x, LineError):
-                    rec, original = Record(x.id, "error", error=x.problem, line=x.line), None
-                else:
-                    rec, original = next(done), x.text
-                out.write(rec.to_json() + "\n")
-                summary.add(original, rec)
-            out.flush()
-            bar.update(len(chunk))
-            summary.wall_s = time.perf_counter() - t0
-            bar.set_postfix_str(f"{summary.kinds.total() / summary.wall_s * 60:.1f}/min")
-    summary.wall_s = time.perf_counter() - t0
-    return summary
 
 
 def reconstruct_file(reconstruct, source: str, output: str) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from engine.chunking import split_text
 from engine.extractive import compress_extractive
 from engine.facts import contains, extract_facts, normalise
 from engine.generator import BatchedGenerator
+from engine.keyphrases import keyphrases
 from engine.quality import Scorer
 from engine.record import Record, render
 from engine.runner import ModelRunner
@@ -76,8 +77,11 @@ class Compressor:
         self.config = config
         self.scorer = scorer if scorer is not None else (Scorer() if config.score else None)
         self.generator = BatchedGenerator(runner)
+        self.last_results: list = []  # generator Results of the latest compress() call, for the monitor
 
     def compress(self, items: list[Item]) -> list[Record]:
+        self.runner.reset()  # same batch, same records: whatever ran before
+        self.last_results = []
         texts = [clean_text(it.text) for it in items]
         records: list[Record | None] = [None] * len(items)
         todo = []
@@ -110,8 +114,16 @@ class Compressor:
                 continue
             summary = " ".join(p[0] for p in chunk_parts)
             facts = add_dropped_facts(text, summary, [f for p in chunk_parts for f in p[1]])
-            records.append(Record(item.id, "llm", summary=summary, facts=facts, meta=item.meta))
+            rec = Record(item.id, "llm", summary=summary, facts=facts, meta=item.meta)
+            records.append(self._fill_keyphrases(rec, text, style.scale))
         return records
+
+    def _fill_keyphrases(self, rec: Record, text: str, scale: float) -> Record:
+        """Spend what is left of the record's byte budget on key phrases the text has and the record lacks."""
+        room = int(len(text.encode()) / self.config.target_ratio * scale) - rec.stored_bytes
+        if room > 0:
+            rec.facts += keyphrases(text, room, render(rec))
+        return rec
 
     def _generate(self, texts: list[str], style: prompts.Style) -> list[str]:
         if not texts:
@@ -128,6 +140,7 @@ class Compressor:
             requests.append(Request(tuple(model.tokenize(rest)), max_tokens=self.config.max_tokens, grammar=grammar))
         prefix = tuple(model.tokenize(prefix_text)) if prefix_text else ()
         results = self.generator.generate_all(requests, prefix=prefix)
+        self.last_results += results
         return [model.detokenize(r.tokens) if r.finish_reason == "stop" else "" for r in results]
 
     def _score_and_retry(self, items: list[Item], texts: list[str], records: list[Record]) -> None:

@@ -23,14 +23,17 @@ class Bounds:
     fact_chars: int = 60
 
     @classmethod
-    def for_text(cls, num_bytes: int, target_ratio: float, scale: float = 1.0) -> "Bounds":
-        """Spend about num_bytes / target_ratio on the record: a bit under half on the summary, the rest on facts.
+    def for_text(cls, num_bytes: int, target_ratio: float, scale: float = 1.0, model_share: float = 0.5) -> "Bounds":
+        """The model's part of a record of about num_bytes / target_ratio: model_share of the content bytes,
+        three fifths of it summary, two fifths facts. The deterministic layers fill the rest.
 
+        Measured on LoCoMo sessions with the 0.5B default model (bench/RESULTS.md): its facts retain fewer
+        answers per byte than key phrases do, so half the bytes go to the model and half to key phrases.
         Rounded to coarse steps so that a corpus needs only a handful of distinct grammars.
         """
-        budget = max(num_bytes / target_ratio * scale - RECORD_OVERHEAD_BYTES, 120)
-        summary = int(min(max(0.45 * budget, 80), 800) // 40 * 40)
-        facts = int(min(max(0.55 * budget / 45, 3), 20))
+        budget = max(num_bytes / target_ratio * scale - RECORD_OVERHEAD_BYTES, 120) * model_share
+        summary = int(min(max(0.6 * budget, 80), 800) // 20 * 20)
+        facts = int(min(max(0.4 * budget / 45, 2), 20))
         return cls(summary, facts)
 
     def schema(self) -> dict:
@@ -60,7 +63,7 @@ class Style:
 
 _SYSTEM = (
     "You compress memories for an AI agent. Read the memory and answer with JSON only.\n"
-    '"s": a short summary in your own words: who, what, when, where, and what was decided. Do not copy sentences.\n'
+    '"s": one or two short sentences in your own words: who, what, when, where, and what was decided.\n'
     '"f": key facts as short phrases. Prefer the specific things the agent could be asked about later: names, '
     "places, dates, numbers, titles of books or songs, objects, pets, hobbies, plans, feelings and reasons."
 )

@@ -94,7 +94,5 @@ def render(record: Record) -> str:
         return record.text or ""
     if record.kind == "error":
         return ""
-    parts = [record.summary] if record.summary else []
-    if record.facts:
-        parts.append("Facts: " + FACT_SEP.join(record.facts) + ".")
-    return "\n".join(parts)
+    # One fact a line: measured on LoCoMo, it embeds closer to the original than one joined list.
+    return "\n".join(([record.summary] if record.summary else []) + record.facts)

@@ -106,6 +106,17 @@ class ModelRunner:
             old.close()
         self._samplers[slot] = Sampler(self.model, request.sampling, request.grammar, self.config.grammar_check_first)
 
+    def reset(self) -> None:
+        """Empty the KV cache, prefix included, so the next call starts from the state of a fresh runner.
+
+        Where cells land in a unified cache changes float rounding in attention; starting each batch
+        from an empty cache makes a batch's greedy output independent of what ran before it.
+        """
+        for slot in list(self._samplers):
+            self.release(slot)
+        self.ctx.memory_clear()
+        self.prefix = ()
+
     def release(self, slot: int) -> None:
         """Drop a slot's KV cells and sampler."""
         self.ctx.seq_rm(slot)

@@ -32,7 +32,7 @@ def test_raw_and_error_records_and_bytes():
 
 def test_render_is_summary_then_facts():
     rec = Record("1", "llm", summary="Tom meets Ann.", facts=["Friday 10:30", "Leeds"])
-    assert render(rec) == "Tom meets Ann.\nFacts: Friday 10:30; Leeds."
+    assert render(rec) == "Tom meets Ann.\nFriday 10:30\nLeeds"
 
 
 @pytest.mark.parametrize("line, msg", [

@@ -1,0 +1,165 @@
+"""The batch processor: streams any corpus through the engine in fixed batches, with cache and checkpoint journal.
+
+Batches are fixed slices of the input (item i is in batch i // batch_size) and each batch commits
+in one transaction, so a resumed run recomputes exactly the unfinished batches, with the same
+composition, and its output is byte-identical to an uninterrupted greedy run.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
+
+from engine.cache import RecordCache, cache_key, settings_fingerprint
+from engine.commands import RunSummary, open_output
+from engine.compressor import Item
+from engine.inputs import LineError, read_items
+from engine.record import Record
+from engine.store import RunStore, StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    batch: int = 64
+    resume: bool = False
+    store_path: str | None = None  # default: OUTPUT + ".semzip.db"; none when writing to stdout
+    drop_store: bool = False  # delete the store after a successful run (default: keep it for report/cache)
+    cache_size: int = 10_000
+    cache_ttl_s: float = 24 * 3600
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def count_items(source: str) -> int | None:
+    if source == "-":
+        return None
+    with open(source, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+class BatchProcessor:
+    def __init__(self, engine, options: RunOptions = RunOptions(), monitor=None):
+        self.engine = engine
+        self.options = options
+        self.monitor = monitor
+        self.settings = settings_fingerprint(engine.compressor.config, engine.runner.config)
+        self.model_sha = engine.model_sha
+
+    def open_store(self, source: str, output: str) -> RunStore | None:
+        path = self.options.store_path or (None if output == "-" else output + ".semzip.db")
+        if path is None:
+            if self.options.resume:
+                raise StoreError("--resume needs an output file or --store: stdout keeps no checkpoint")
+            return None
+        if self.options.resume and source == "-":
+            raise StoreError("--resume needs an input file: stdin cannot be read again")
+        existed = Path(path).exists()
+        store = RunStore(path)
+        fingerprint = file_sha256(source) if source != "-" else "stdin"
+        if self.options.resume and existed:
+            previous = store.get_meta("input_sha256")
+            if previous is not None and previous != fingerprint:
+                store.close()
+                raise StoreError(
+                    f"input {source} changed since the checkpoint in {path} (sha256 {previous[:12]}… then, "
+                    f"{fingerprint[:12]}… now); rerun without --resume to start over"
+                )
+            if store.get_meta("settings") not in (None, self.settings):
+                store.close()
+                raise StoreError(f"settings differ from the checkpoint in {path}; rerun without --resume")
+        else:
+            store.clear_journal()
+        store.set_meta("input_sha256", fingerprint)
+        store.set_meta("settings", self.settings)
+        store.set_meta("model_sha256", self.model_sha)
+        return store
+
+    def run(self, source: str, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
+        store = self.open_store(source, output)
+        cache = RecordCache(self.options.cache_size, self.options.cache_ttl_s, store)
+        done = store.done_indices() if store else set()
+        summary = RunSummary()
+        t0 = time.perf_counter()
+        items = enumerate(read_items(source, fmt=fmt, whole=whole))
+        total = 1 if whole else count_items(source)
+        try:
+            with open_output(output if store is None else os.devnull) as direct, tqdm(
+                total=total, unit="item", file=sys.stderr, disable=None, smoothing=0.1
+            ) as bar:
+                while chunk := list(islice(items, self.options.batch)):
+                    if store is not None and all(i in done for i, _ in chunk):
+                        bar.update(len(chunk))
+                        continue
+                    rows, new_cache = self._process(chunk, cache)
+                    if store is not None:
+                        store.commit_lines(rows, new_cache)
+                    else:
+                        direct.writelines(line + "\n" for _, line, _ in rows)
+                        for _, line, size in rows:
+                            summary.add(size, Record.from_json(line))
+                    bar.update(len(chunk))
+                    if self.monitor is not None:
+                        self.monitor.on_cache(cache.stats())
+            if store is not None:
+                self._write_output(store, output, summary)
+        finally:
+            if store is not None:
+                store.close()
+        summary.wall_s = time.perf_counter() - t0
+        summary.cache = cache.stats()
+        if store is not None and self.options.drop_store:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(store.path) + suffix).unlink(missing_ok=True)
+        return summary
+
+    def _process(self, chunk, cache: RecordCache) -> tuple[list[tuple[int, str, int]], dict[str, str]]:
+        """Records for one batch: errors as they are, cache hits re-labelled, each distinct text computed once."""
+        out: dict[int, Record] = {}
+        keyed: dict[str, list[tuple[int, Item]]] = {}
+        for i, x in chunk:
+            if isinstance(x, LineError):
+                out[i] = Record(x.id, "error", error=x.problem, line=x.line)
+                continue
+            key = cache_key(x.text, self.model_sha, self.settings)
+            hit = cache.get(key, x.id, x.meta)
+            if hit is not None:
+                out[i] = hit
+            else:
+                keyed.setdefault(key, []).append((i, x))
+        keys = list(keyed)
+        fresh = self.engine.compress([keyed[k][0][1] for k in keys]) if keys else []
+        new_cache = {}
+        for key, rec in zip(keys, fresh):
+            new_cache[key] = cache.put(key, rec)
+            for i, x in keyed[key]:
+                same = Record.from_json(rec.to_json())
+                same.id, same.meta = x.id, x.meta
+                out[i] = same
+        sizes = {i: (0 if isinstance(x, LineError) else len(x.text.encode("utf-8"))) for i, x in chunk}
+        if self.monitor is not None:
+            results = self.engine.compressor.last_results if keys else []
+            self.monitor.on_records([(sizes[i], out[i]) for i, _ in chunk], results)
+        return [(i, out[i].to_json(), sizes[i]) for i, _ in chunk], new_cache
+
+    def _write_output(self, store: RunStore, output: str, summary: RunSummary) -> None:
+        """Write OUT from the journal atomically: a crash leaves the old file or the complete new one."""
+        tmp = output + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for _, line, size in store.journal_rows():
+                f.write(line + "\n")
+                summary.add(size, Record.from_json(line))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, output)

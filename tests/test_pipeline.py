@@ -1,0 +1,84 @@
+"""The batch processor: cache equality, resume after SIGKILL byte-identical, refusing a changed input."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.store import RunStore
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum-dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    rows = [json.loads(line) for line in DATA.open()][:6]
+    path = tmp_path_factory.mktemp("corpus") / "in.jsonl"
+    with path.open("w") as f:
+        for r in rows:
+            f.write(json.dumps({"id": r["fname"], "text": r["dialogue"]}) + "\n")
+        f.write("not json\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory, model_path):
+    out = tmp_path_factory.mktemp("ref") / "out.jsonl"
+    assert main(["compress", str(corpus), "-o", str(out), "--no-score", "--batch", "2"]) == 1  # one bad line
+    return out
+
+
+def test_second_run_is_all_cache_hits_and_identical(corpus, reference, tmp_path, capsys):
+    out = tmp_path / "again.jsonl"
+    store = str(reference) + ".semzip.db"
+    assert main(["compress", str(corpus), "-o", str(out), "--no-score", "--batch", "2", "--store", store]) == 1
+    assert out.read_bytes() == reference.read_bytes()
+    assert "cache hits / misses                             6 / 0" in capsys.readouterr().err
+
+
+def test_resume_after_sigkill_is_byte_identical(corpus, reference, tmp_path):
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "engine.cli", "compress", str(corpus), "-o", str(out), "--no-score", "--batch", "2"]
+    rng = random.Random(7)
+    kills = 0
+    first = True
+    for attempt in range(12):
+        proc = subprocess.Popen(cmd + ([] if first else ["--resume"]), stderr=subprocess.DEVNULL)
+        first = False
+        try:
+            # Random kill points, later ones further apart so the run always gets to finish.
+            proc.wait(timeout=rng.uniform(3.0, 9.0) * (1 + attempt / 2))
+            break  # finished before the kill
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+    else:
+        pytest.fail("run never finished")
+    assert kills >= 1
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_resume_refuses_a_changed_input(corpus, tmp_path, capsys):
+    changed = tmp_path / "in.jsonl"
+    changed.write_text(corpus.read_text().replace("#Person1#", "#PersonA#", 1))
+    store = tmp_path / "out.jsonl.semzip.db"
+    with RunStore(store) as s:
+        s.set_meta("input_sha256", "0" * 64)
+    assert main(["compress", str(changed), "-o", str(tmp_path / "out.jsonl"), "--resume", "--no-score"]) == 2
+    assert "changed since the checkpoint" in capsys.readouterr().err
+
+
+def test_corrupt_store_is_a_clear_error(tmp_path, capsys, model_path):
+    store = tmp_path / "bad.db"
+    store.write_bytes(b"this is not sqlite" * 100)
+    src = tmp_path / "in.txt"
+    src.write_text("x" * 200 + "\n")
+    assert main(["compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--store", str(store), "--resume", "--no-score"]) == 2
+    assert "is corrupt" in capsys.readouterr().err
