@@ -47,7 +47,8 @@ class Model:
 
     @property
     def vocab(self):
-        self.handle  # raises when closed
+        if self._handle is None:
+            raise LlamaError(f"model {self.path} is closed")
         return self._vocab
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable
 
 from engine import models
+from engine.batcher import SubmissionBatcher
 from engine.compressor import CompressConfig, Compressor, Item
 from engine.expand import expand
 from engine.record import Record, render
@@ -27,13 +28,27 @@ class Engine:
         self.model_sha = self.model_entry.sha256 if self.model_entry else f"{self.model_path}:{st.st_size}:{st.st_mtime_ns}"
         self.runner = ModelRunner(self.model_path, runner_config)
         self.compressor = Compressor(self.runner, compress_config)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the model runs one call at a time; the batcher merges callers
+        self._batcher = SubmissionBatcher(self._compress_locked)
 
-    def compress(self, texts: Iterable[str | Item]) -> list[Record]:
-        """One record per text, in order. Plain strings get ids "0", "1", ..."""
-        items = [t if isinstance(t, Item) else Item(id=str(i), text=t) for i, t in enumerate(texts)]
+    def _compress_locked(self, items: list[Item]) -> list[Record]:
         with self._lock:
             return self.compressor.compress(items)
+
+    def compress(self, texts: Iterable[str | Item]) -> list[Record]:
+        """One record per text, in order. Plain strings get ids "0", "1", ...
+
+        Calls from several threads at once are merged into shared batches by one worker.
+        """
+        items = [t if isinstance(t, Item) else Item(id=str(i), text=t) for i, t in enumerate(texts)]
+        if not items:
+            return []
+        return self._batcher.submit(items).result()
+
+    def compress_direct(self, items: list[Item]) -> list[Record]:
+        """compress() without the cross-caller batcher: exactly this list is one batch (the batch processor's
+        fixed batches rely on it for deterministic output)."""
+        return self._compress_locked(items)
 
     def reconstruct(self, records: Iterable[Record], mode: str = "render") -> list[str]:
         """render: deterministic text from the record alone; expand: a narrative written by the model."""
@@ -52,6 +67,7 @@ class Engine:
         return await asyncio.to_thread(self.reconstruct, list(records), mode)
 
     def close(self) -> None:
+        self._batcher.close()
         with self._lock:
             self.runner.close()
 

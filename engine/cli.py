@@ -45,16 +45,21 @@ def _demo(args) -> int:
     return run_demo(n=args.n, model=args.model)
 
 
-def _engine(args):
-    from engine.api import Engine
+def _configs(args):
     from engine.compressor import CompressConfig
     from engine.runner import RunnerConfig
 
-    return Engine(
-        model=args.model,
-        runner_config=RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers),
-        compress_config=CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
+    return (
+        RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers),
+        CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
     )
+
+
+def _engine(args):
+    from engine.api import Engine
+
+    runner_config, compress_config = _configs(args)
+    return Engine(model=args.model, runner_config=runner_config, compress_config=compress_config)
 
 
 def _compress(args) -> int:
@@ -64,14 +69,20 @@ def _compress(args) -> int:
     from engine.monitor import Monitor
     from engine.store import RunStore
 
+    from engine.ladder import LadderEngine
+
     options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store)
-    with _engine(args) as engine:
-        processor = BatchProcessor(engine, options)
-        store_path = options.store_path or (None if args.output == "-" else args.output + ".semzip.db")
-        metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
-        monitor = None if args.no_monitor else Monitor(model=engine.model_path.stem, store=metrics_store)
-        processor.monitor = monitor
+    store_path = options.store_path or (None if args.output == "-" else args.output + ".semzip.db")
+    metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
+    monitor = None if args.no_monitor else Monitor(model=args.model or "default", store=metrics_store)
+    if args.no_fallback:
+        engine = _engine(args)
+    else:
+        engine = LadderEngine(args.model, *_configs(args), on_step=monitor.on_fallback if monitor else None)
+    with engine:
+        processor = BatchProcessor(engine, options, monitor)
         if monitor is not None:
+            monitor.slots = args.slots
             if args.metrics_port:
                 monitor.serve(args.metrics_port)
             monitor.start_sampling(args.sample_interval)
@@ -128,7 +139,7 @@ def _report(args) -> int:
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="models.lock name or GGUF path (default: the lock's default)")
-    p.add_argument("--slots", type=int, default=8, help="sequences decoded together (1-256)")
+    p.add_argument("--slots", type=int, default=16, help="sequences decoded together (1-255)")
     p.add_argument("--gpu-layers", type=int, default=0, help="layers offloaded to the GPU (-1: all)")
     p.add_argument("--no-score", action="store_true", help="skip fidelity scoring (and the retry it drives)")
     p.add_argument("--threshold", type=float, default=0.85, help="quality under which a record is retried once")
@@ -164,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--drop-store", action="store_true", help="delete the run store after a successful run")
     c.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on localhost:PORT during the run")
     c.add_argument("--no-monitor", action="store_true", help="no metrics, no system sampling")
+    c.add_argument("--no-fallback", action="store_true", help="fail instead of stepping down the fallback ladder")
     c.add_argument("--sample-interval", type=float, default=1.0, help="seconds between system samples")
     _add_engine_args(c)
     c.set_defaults(func=_compress)

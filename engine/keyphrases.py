@@ -60,7 +60,7 @@ def keyphrases(text: str, budget_bytes: int, already: str = "") -> list[str]:
     for phrase, n in counts.items():
         lowered[phrase.lower()] += n
     scored = []
-    for phrase, n in counts.items():
+    for phrase in counts:
         words = phrase.split()
         score = sum(rarity(w) for w in words) * (1 + 0.5 * (lowered[phrase.lower()] - 1))
         if score >= 2.0:

@@ -57,6 +57,7 @@ class Monitor:
         self.fallbacks = Counter("semzip_fallbacks", "Fallback ladder steps", ["rung", "reason"], registry=r)
         self.errors = Counter("semzip_errors", "Errors by kind", ["kind"], registry=r)
         self.alerts = Counter("semzip_quality_alerts", "Rolling quality fell under the baseline", registry=r)
+        self.preemptions = Gauge("semzip_kv_preemptions", "Sequences preempted because the KV cache was full", registry=r)
         self.items_per_min = Gauge("semzip_items_per_minute", "Throughput", ["window"], registry=r)
         self.cpu = Gauge("semzip_process_cpu_percent", "Process CPU %", registry=r)
         self.rss = Gauge("semzip_process_rss_bytes", "Process RSS", registry=r)
@@ -79,6 +80,7 @@ class Monitor:
         self._alerting = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.slots: int | None = None  # the run's --slots, for the advisor
 
     # events from the pipeline
     def on_records(self, rows: list[tuple[int, object]], results=()) -> None:
@@ -110,6 +112,10 @@ class Monitor:
                 self.ratio.labels(self.model).set(total_in / total_out)
             self._check_quality()
             self._update_throughput(now)
+
+    def on_generation(self, stats) -> None:
+        """The generator's running totals (KV-cache pressure shows up as preemptions)."""
+        self.preemptions.set(stats.num_preemptions)
 
     def on_cache(self, stats: dict) -> None:
         self.cache_hits.set(stats["hits"])
@@ -213,6 +219,8 @@ class Monitor:
                 "energy_wh_per_1k": self.energy_j / 3600 / n * 1000 if self.energy_j else None,
                 "cloud_usd_saved_per_1k": tokens / 1e6 * self.cost.cloud_usd_per_m_tokens / n * 1000,
                 "quality_alerts": int(self.alerts._value.get()),
+                "kv_preemptions": int(self.preemptions._value.get()),
+                "slots": self.slots,
             }
 
     def snapshot_to_store(self) -> None:

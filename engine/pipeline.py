@@ -112,6 +112,9 @@ class BatchProcessor:
                     bar.update(len(chunk))
                     if self.monitor is not None:
                         self.monitor.on_cache(cache.stats())
+                        generator = getattr(self.engine.compressor, "generator", None)
+                        if generator is not None:
+                            self.monitor.on_generation(generator.stats)
             if store is not None:
                 self._write_output(store, output, summary)
         finally:
@@ -139,7 +142,7 @@ class BatchProcessor:
             else:
                 keyed.setdefault(key, []).append((i, x))
         keys = list(keyed)
-        fresh = self.engine.compress([keyed[k][0][1] for k in keys]) if keys else []
+        fresh = self.engine.compress_direct([keyed[k][0][1] for k in keys]) if keys else []
         new_cache = {}
         for key, rec in zip(keys, fresh):
             new_cache[key] = cache.put(key, rec)

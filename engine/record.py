@@ -26,6 +26,7 @@ class Record:
     flagged: bool = False  # quality stayed under the threshold after the retry
     error: str | None = None
     line: int | None = None  # error records: the input line
+    rung: str | None = None  # set when a fallback rung produced the record (engine/ladder.py)
 
     def __post_init__(self):
         if self.kind not in _CODES:
@@ -46,6 +47,8 @@ class Record:
             d["q"] = round(self.quality, 2)
         if self.flagged:
             d["w"] = 1
+        if self.rung is not None:
+            d["r"] = self.rung
         if self.error is not None:
             d["err"] = self.error
             d["line"] = self.line
@@ -85,6 +88,7 @@ class Record:
             flagged=bool(d.get("w")),
             error=d.get("err"),
             line=d.get("line"),
+            rung=d.get("r"),
         )
 
 

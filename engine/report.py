@@ -51,6 +51,25 @@ def load_run(run: str) -> dict:
     }
 
 
+def advise(run: dict, total_memory: int | None = None) -> dict:
+    """Batch size and concurrency for the next run, from memory headroom and KV-cache pressure."""
+    import psutil
+
+    s = run["summary"]
+    slots = s.get("slots") or 16
+    rss = max((v for _, v in run["_series"].get("rss_bytes", [])), default=0)
+    total = total_memory or psutil.virtual_memory().total
+    if s.get("kv_preemptions", 0) > 0:
+        return {"slots": max(1, slots // 2), "why": f"{s['kv_preemptions']} preemptions: the KV cache was full; "
+                "halve --slots (or raise n_ctx)"}
+    if rss and rss * 2 > total:
+        return {"slots": max(1, slots // 2), "why": f"peak RSS {rss / 2**30:.1f} GiB is over half of memory"}
+    if rss and rss * 4 < total:
+        return {"slots": min(slots * 2, 64), "why": "no KV pressure and memory to spare: larger batches decode "
+                "more tokens per second (bench/RESULTS.md)"}
+    return {"slots": slots, "why": "keep: memory and KV cache are in balance"}
+
+
 def format_report(run: dict) -> str:
     s = run["summary"]
     lat, q, ratio = run["latency_percentiles"], run["quality_percentiles"], run["ratio_percentiles"]
@@ -67,6 +86,7 @@ def format_report(run: dict) -> str:
         f"cost per 1,000 memories: {s.get('device_hours_per_1k', float('nan')):.3f} device-hours, "
         + (f"{s['energy_wh_per_1k']:.1f} Wh, " if s.get("energy_wh_per_1k") else "energy not sampled, ")
         + f"${s.get('cloud_usd_saved_per_1k', 0):.3f} saved against the cloud price",
+        "advice for the next run: --slots {slots} ({why})".format(**advise(run)),
     ]
     return "\n".join(lines) + "\n"
 
@@ -114,13 +134,14 @@ def write_plots(run: dict, out_dir: str) -> list[Path]:
     save(fig, "latency_histogram.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    if run["_qualities"] and len(run["_qualities"]) == len(run["_ratios"]):
+    scored = bool(run["_qualities"]) and len(run["_qualities"]) == len(run["_ratios"])
+    if scored:
         ax.scatter(run["_ratios"], run["_qualities"], s=12, alpha=0.7)
     else:
         ax.hist(run["_ratios"] or [0], bins=30)
     ax.set_xlabel("honest compression ratio")
-    ax.set_ylabel("quality score" if run["_qualities"] else "records")
-    ax.set_title("Ratio vs quality")
+    ax.set_ylabel("quality score" if scored else "records")
+    ax.set_title("Ratio vs quality" if scored else "Ratio distribution (run without quality scoring)")
     save(fig, "ratio_vs_quality.png")
 
     fig, ax = plt.subplots(figsize=(7, 3.5))

@@ -82,6 +82,6 @@ def test_report_and_plots_from_a_store(tmp_path):
     run = load_run(str(tmp_path / "out.jsonl"))
     text = format_report(run)
     assert "records: 5 (llm 5" in text and "latency p50/p95/p99 (s): 3.00 / 4.80 / 4.96" in text
-    assert "no GPU sampled" in text
+    assert "no GPU sampled" in text and "advice for the next run: --slots" in text
     pngs = write_plots(run, str(tmp_path / "plots"))
     assert len(pngs) == 4 and all(p.stat().st_size > 5000 for p in pngs)
