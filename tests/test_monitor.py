@@ -85,3 +85,32 @@ def test_report_and_plots_from_a_store(tmp_path):
     assert "no GPU sampled" in text and "advice for the next run: --slots" in text
     pngs = write_plots(run, str(tmp_path / "plots"))
     assert len(pngs) == 4 and all(p.stat().st_size > 5000 for p in pngs)
+
+
+def test_metrics_port_is_scraped_during_a_real_compress_run(tmp_path, model_path):
+    import subprocess
+    import sys
+
+    from texts import LANDLORD
+
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join([LANDLORD.replace("\n", " ")] * 4) + "\n")
+    port = _free_port()
+    cmd = [sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--no-score",
+           "--metrics-port", str(port), "--sample-interval", "0.2"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    body = ""
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                if "semzip_process_rss_bytes" in body and not body.count("semzip_process_rss_bytes 0.0"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+    finally:
+        proc.wait(timeout=300)
+    assert "semzip_process_rss_bytes" in body and "semzip_items_per_minute" in body
+    assert proc.returncode == 0
