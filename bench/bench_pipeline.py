@@ -40,6 +40,7 @@ def main() -> None:
     journal = run(common + ["-o", str(tmp / "a.jsonl"), "--no-monitor"])
     monitored = run(common + ["-o", str(tmp / "b.jsonl")])
     cached = run(common + ["-o", str(tmp / "c.jsonl"), "--store", str(tmp / "b.jsonl.semzip.db"), "--no-monitor"])
+    grouped = run(common + ["-o", str(tmp / "d.jsonl"), "--no-monitor", "--group", "0.85"])
     same = (tmp / "a.jsonl").read_bytes() == (tmp / "b.jsonl").read_bytes() == (tmp / "c.jsonl").read_bytes()
     ipm = lambda s: args.n / s * 60  # noqa: E731
     print_table(
@@ -49,6 +50,7 @@ def main() -> None:
             ["checkpoint journal", journal, ipm(journal), f"{plain / journal:.3f}"],
             ["journal + monitor (1 s sampling)", monitored, ipm(monitored), f"{plain / monitored:.3f}"],
             ["re-run, persistent cache", cached, ipm(cached), f"{plain / cached:.1f}x faster"],
+            ["journal + similarity grouping (cosine 0.85)", grouped, ipm(grouped), f"{plain / grouped:.3f}"],
         ],
     )
     print(f"outputs of the journal, monitored and cached runs identical: {same}")

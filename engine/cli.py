@@ -71,7 +71,8 @@ def _compress(args) -> int:
 
     from engine.ladder import LadderEngine
 
-    options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store)
+    options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
+                         group_threshold=args.group)
     store_path = options.store_path or (None if args.output == "-" else args.output + ".semzip.db")
     metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
     monitor = None if args.no_monitor else Monitor(model=args.model or "default", store=metrics_store)
@@ -176,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on localhost:PORT during the run")
     c.add_argument("--no-monitor", action="store_true", help="no metrics, no system sampling")
     c.add_argument("--no-fallback", action="store_true", help="fail instead of stepping down the fallback ladder")
+    c.add_argument("--group", type=float, default=None, metavar="COSINE",
+                   help="order each batch by similarity (sentence embeddings, e.g. 0.85); default: input order")
     c.add_argument("--sample-interval", type=float, default=1.0, help="seconds between system samples")
     _add_engine_args(c)
     c.set_defaults(func=_compress)

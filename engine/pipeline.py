@@ -32,6 +32,7 @@ class RunOptions:
     drop_store: bool = False  # delete the store after a successful run (default: keep it for report/cache)
     cache_size: int = 10_000
     cache_ttl_s: float = 24 * 3600
+    group_threshold: float | None = None  # cosine for similarity grouping within a batch; None: input order
 
 
 def file_sha256(path: str) -> str:
@@ -142,6 +143,8 @@ class BatchProcessor:
             else:
                 keyed.setdefault(key, []).append((i, x))
         keys = list(keyed)
+        if self.options.group_threshold is not None and len(keys) > 1:
+            keys = self._grouped(keys, keyed)
         fresh = self.engine.compress_direct([keyed[k][0][1] for k in keys]) if keys else []
         new_cache = {}
         for key, rec in zip(keys, fresh):
@@ -155,6 +158,16 @@ class BatchProcessor:
             results = self.engine.compressor.last_results if keys else []
             self.monitor.on_records([(sizes[i], out[i]) for i, _ in chunk], results)
         return [(i, out[i].to_json(), sizes[i]) for i, _ in chunk], new_cache
+
+    def _grouped(self, keys: list[str], keyed: dict) -> list[str]:
+        """Keys reordered so similar texts are admitted together (the output order does not change)."""
+        from engine.grouping import group_order
+        from engine.quality import Embedder
+
+        if getattr(self, "_embedder", None) is None:
+            self._embedder = Embedder()
+        vectors = self._embedder.embed([keyed[k][0][1].text for k in keys])
+        return [keys[i] for i in group_order(vectors, self.options.group_threshold)]
 
     def _write_output(self, store: RunStore, output: str, summary: RunSummary) -> None:
         """Write OUT from the journal atomically: a crash leaves the old file or the complete new one."""

@@ -102,3 +102,14 @@ def test_every_sequence_finishes_once_and_budget_always_holds(prompts, slots, bu
         finished += done
     assert sorted(q.id for q in finished) == sorted(q.id for q in seqs)
     assert all(len(q.output) == 3 for q in finished)
+
+
+def test_group_order_puts_similar_vectors_together():
+    import numpy as np
+
+    from engine.grouping import group_order
+
+    v = np.array([[1, 0], [0, 1], [0.99, 0.14], [0.1, 0.995], [1, 0]], dtype=float)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    assert group_order(v, 0.9) == [0, 2, 4, 1, 3]
+    assert group_order(v, 1.01) == [0, 1, 2, 3, 4]
