@@ -64,16 +64,14 @@ def _engine(args):
 
 def _compress(args) -> int:
     from engine.commands import MAX_EXIT_FAILURES
-    from engine.pipeline import BatchProcessor, RunOptions
-
-    from engine.monitor import Monitor
-    from engine.store import RunStore
-
     from engine.ladder import LadderEngine
+    from engine.monitor import Monitor
+    from engine.pipeline import BatchProcessor, RunOptions, store_path_for
+    from engine.store import RunStore
 
     options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
                          group_threshold=args.group)
-    store_path = options.store_path or (None if args.output == "-" else args.output + ".semzip.db")
+    store_path = store_path_for(options, args.output)
     metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
     monitor = None if args.no_monitor else Monitor(model=args.model or "default", store=metrics_store)
     if args.no_fallback:

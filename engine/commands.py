@@ -77,10 +77,10 @@ def reconstruct_file(reconstruct, source: str, output: str) -> tuple[int, int]:
     reconstruct: records -> texts (render needs no model; expand goes through an Engine).
     """
     from engine.errors import InputError
-    from engine.inputs import _open
+    from engine.inputs import open_input
 
     parsed: list[Record | tuple[int, str]] = []
-    with _open(source) as stream:
+    with open_input(source) as stream:
         for n, raw in enumerate(stream, start=1):
             if not raw.strip():
                 continue

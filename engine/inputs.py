@@ -18,7 +18,8 @@ class LineError:
     problem: str
 
 
-def _open(source: str):
+def open_input(source: str):
+    """A binary stream for a path, or stdin for "-"."""
     if source == "-":
         return sys.stdin.buffer
     path = Path(source)
@@ -31,7 +32,7 @@ def read_items(source: str, *, fmt: str = "auto", whole: bool = False) -> Iterat
     """Items in input order, with 1-based line numbers. fmt: auto, jsonl or text (one memory per line)."""
     if fmt not in ("auto", "jsonl", "text"):
         raise InputError(f"--format must be auto, jsonl or text, not {fmt!r}")
-    stream = _open(source)
+    stream = open_input(source)
     try:
         if whole:
             yield _text_item(stream.read(), 1)

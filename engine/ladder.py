@@ -9,6 +9,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from engine import models
 from engine.compressor import CompressConfig, Item, clean_text
@@ -52,8 +53,9 @@ class ExtractiveEngine:
     model_path = Path("extractive")
 
     def __init__(self, compress_config: CompressConfig, runner_config: RunnerConfig):
-        self.compressor = dataclasses.make_dataclass("C", [("config", object), ("last_results", list)])(compress_config, [])
-        self.runner = dataclasses.make_dataclass("R", [("config", object)])(runner_config)
+        # The attributes the batch processor reads from an Engine.
+        self.compressor = SimpleNamespace(config=compress_config, last_results=[])
+        self.runner = SimpleNamespace(config=runner_config)
 
     def compress_direct(self, items: list[Item]) -> list[Record]:
         out = []

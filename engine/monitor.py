@@ -73,6 +73,10 @@ class Monitor:
         self.num_items = 0
         self.num_prompt_tokens = 0
         self.num_gen_tokens = 0
+        self.total_in = 0  # our own totals: prometheus_client exposes no public read of a counter
+        self.total_out = 0
+        self.num_alerts = 0
+        self.num_preemptions = 0
         self.energy_j = 0.0
         self._window = quality_window
         self._alert_drop = alert_drop
@@ -96,6 +100,8 @@ class Monitor:
                     continue
                 self.bytes_in.labels(self.model).inc(size)
                 self.bytes_out.labels(self.model).inc(rec.stored_bytes)
+                self.total_in += size
+                self.total_out += rec.stored_bytes
                 if rec.quality is not None:
                     self.qualities.append(rec.quality)
                     self.quality.labels(self.model).observe(rec.quality)
@@ -106,15 +112,14 @@ class Monitor:
                 self.num_gen_tokens += len(res.tokens)
                 self.prompt_tokens.labels(self.model).inc(res.num_prompt_tokens)
                 self.gen_tokens.labels(self.model).inc(len(res.tokens))
-            total_in = self.bytes_in.labels(self.model)._value.get()
-            total_out = self.bytes_out.labels(self.model)._value.get()
-            if total_out:
-                self.ratio.labels(self.model).set(total_in / total_out)
+            if self.total_out:
+                self.ratio.labels(self.model).set(self.total_in / self.total_out)
             self._check_quality()
             self._update_throughput(now)
 
     def on_generation(self, stats) -> None:
         """The generator's running totals (KV-cache pressure shows up as preemptions)."""
+        self.num_preemptions = stats.num_preemptions
         self.preemptions.set(stats.num_preemptions)
 
     def on_cache(self, stats: dict) -> None:
@@ -135,6 +140,7 @@ class Monitor:
         dropped = rolling < self._baseline * (1 - self._alert_drop)
         if dropped and not self._alerting:
             self.alerts.inc()
+            self.num_alerts += 1
             log.warning("quality alert: rolling mean %.3f is over %d%% under the baseline %.3f",
                         rolling, round(self._alert_drop * 100), self._baseline)
             self._event("quality_alert", {"rolling": rolling, "baseline": self._baseline})
@@ -218,8 +224,8 @@ class Monitor:
                 "device_hours_per_1k": wall / 3600 / n * 1000,
                 "energy_wh_per_1k": self.energy_j / 3600 / n * 1000 if self.energy_j else None,
                 "cloud_usd_saved_per_1k": tokens / 1e6 * self.cost.cloud_usd_per_m_tokens / n * 1000,
-                "quality_alerts": int(self.alerts._value.get()),
-                "kv_preemptions": int(self.preemptions._value.get()),
+                "quality_alerts": self.num_alerts,
+                "kv_preemptions": self.num_preemptions,
                 "slots": self.slots,
             }
 

@@ -35,6 +35,11 @@ class RunOptions:
     group_threshold: float | None = None  # cosine for similarity grouping within a batch; None: input order
 
 
+def store_path_for(options: RunOptions, output: str) -> str | None:
+    """--store, else OUTPUT.semzip.db; none when writing to stdout."""
+    return options.store_path or (None if output == "-" else output + ".semzip.db")
+
+
 def file_sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -59,7 +64,7 @@ class BatchProcessor:
         self.model_sha = engine.model_sha
 
     def open_store(self, source: str, output: str) -> RunStore | None:
-        path = self.options.store_path or (None if output == "-" else output + ".semzip.db")
+        path = store_path_for(self.options, output)
         if path is None:
             if self.options.resume:
                 raise StoreError("--resume needs an output file or --store: stdout keeps no checkpoint")
