@@ -12,6 +12,7 @@ from bindings.context import Context
 from bindings.errors import GrammarError, LlamaError
 from bindings.model import Model
 
+RESCUE_CANDIDATES = 32  # after a grammar rejection, candidates checked one by one before a full-vocabulary pass
 _TOKEN_DATA = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")])
 
 
@@ -63,6 +64,7 @@ class Sampler:
             self._full = np.zeros(model.n_vocab, dtype=_TOKEN_DATA)
             self._full["id"] = np.arange(model.n_vocab, dtype=np.int32)
         self.n_full_grammar_passes = 0
+        self.n_rescues = 0  # rejections answered from the top candidates without the full pass
 
     def _add(self, smpl) -> None:
         if not smpl:
@@ -79,7 +81,7 @@ class Sampler:
             # accepts it, so check that one token first: same output, a fraction of the work.
             token = int(C.llama_sampler_sample(self._chain, ctx.handle, idx))
             if not self.accepts(token):
-                token = self._sample_full(ctx, idx)
+                token = self._best_accepted(ctx, idx)
         else:
             # Resampling after a rejection would change the distribution; seeded runs must match a full pass.
             token = self._sample_full(ctx, idx)
@@ -97,6 +99,21 @@ class Sampler:
         self._one.sorted = False
         C.llama_sampler_apply(self._grammar, ctypes.byref(self._one))
         return not math.isinf(self._one_data.logit)
+
+    def _best_accepted(self, ctx: Context, idx: int) -> int:
+        """Greedy after a rejection: the constrained argmax is the first token, in falling logit order, that the
+        grammar accepts, so try the top RESCUE_CANDIDATES one by one before paying for the full pass."""
+        logits = ctx.logits(idx)
+        top = np.argpartition(logits, -RESCUE_CANDIDATES)[-RESCUE_CANDIDATES:]
+        top.sort()  # ascending ids, so that equal logits keep the greedy sampler's choice: the lowest id
+        for token in top[np.argsort(-logits[top], kind="stable")]:
+            if self.accepts(int(token)):
+                # A token tied with the cut-off logit may have an equal, lower-id twin outside the candidates.
+                if logits[token] == logits[top].min():
+                    break
+                self.n_rescues += 1
+                return int(token)
+        return self._sample_full(ctx, idx)
 
     def _sample_full(self, ctx: Context, idx: int) -> int:
         self.n_full_grammar_passes += 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -93,6 +94,8 @@ def _compress(args) -> int:
             if metrics_store is not None:
                 metrics_store.close()
     print(summary.table(), file=sys.stderr)
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=1) + "\n")
     if summary.failed:
         print(f"semzip: {summary.failed} line(s) failed; see the error records in the output", file=sys.stderr)
     return min(summary.failed, MAX_EXIT_FAILURES)
@@ -177,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-fallback", action="store_true", help="fail instead of stepping down the fallback ladder")
     c.add_argument("--group", type=float, default=None, metavar="COSINE",
                    help="order each batch by similarity (sentence embeddings, e.g. 0.85); default: input order")
+    c.add_argument("--summary-json", default=None, metavar="FILE", help="also write the run's summary as JSON here")
     c.add_argument("--sample-interval", type=float, default=1.0, help="seconds between system samples")
     _add_engine_args(c)
     c.set_defaults(func=_compress)

@@ -32,6 +32,9 @@ class RunSummary:
     flagged: int = 0
     failed: int = 0
     wall_s: float = 0.0
+    checkpoint_s: float = 0.0  # of wall_s, spent opening, journalling and writing out through the run store
+    prompt_tokens: int = 0  # decoded by the model (a shared prefix counts once)
+    generated_tokens: int = 0
     cache: dict = field(default_factory=dict)
 
     def add(self, size_in: int, rec: Record) -> None:
@@ -47,6 +50,17 @@ class RunSummary:
             self.qualities.append(rec.quality)
         self.flagged += rec.flagged
 
+    def as_dict(self) -> dict:
+        n = sum(self.kinds.values())
+        return {
+            "records": n, "kinds": dict(self.kinds), "failed": self.failed, "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out, "ratio": self.bytes_in / max(self.bytes_out, 1),
+            "quality_mean": _mean(self.qualities) if self.qualities else None, "flagged": self.flagged,
+            "wall_s": self.wall_s, "items_per_min": n / self.wall_s * 60 if self.wall_s else None,
+            "checkpoint_s": self.checkpoint_s, "prompt_tokens": self.prompt_tokens,
+            "generated_tokens": self.generated_tokens, "cache": self.cache,
+        }
+
     def table(self) -> str:
         n = sum(self.kinds.values())
         rows = [
@@ -57,6 +71,8 @@ class RunSummary:
             ("quality: mean (flagged under threshold)", f"{_mean(self.qualities):.3f} ({self.flagged})"),
             ("throughput", f"{n / self.wall_s * 60:.1f} items/min over {self.wall_s:.1f} s" if self.wall_s else "-"),
         ]
+        if self.checkpoint_s:
+            rows.append(("checkpoint journal", f"{self.checkpoint_s:.2f} s ({self.checkpoint_s / self.wall_s:.1%} of the wall)"))
         if self.cache:
             rows.append(("cache hits / misses", f"{self.cache['hits']} / {self.cache['misses']}"))
         width = max(len(k) for k, _ in rows)

@@ -13,7 +13,7 @@ from engine.sequence import Request, Result, Sequence
 
 @dataclass(slots=True)
 class GenerationStats:
-    """Totals for one generate() call."""
+    """Running totals over every generate() call of one generator."""
 
     num_decode_calls: int = 0
     num_prompt_tokens: int = 0  # prompt tokens actually decoded (a copied prefix counts once)

@@ -93,11 +93,12 @@ class BatchProcessor:
         return store
 
     def run(self, source: str, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
+        t0 = time.perf_counter()
         store = self.open_store(source, output)
         cache = RecordCache(self.options.cache_size, self.options.cache_ttl_s, store)
         done = store.done_indices() if store else set()
         summary = RunSummary()
-        t0 = time.perf_counter()
+        summary.checkpoint_s = time.perf_counter() - t0 if store else 0.0
         items = enumerate(read_items(source, fmt=fmt, whole=whole))
         total = 1 if whole else count_items(source)
         try:
@@ -110,7 +111,9 @@ class BatchProcessor:
                         continue
                     rows, new_cache = self._process(chunk, cache)
                     if store is not None:
+                        t = time.perf_counter()
                         store.commit_lines(rows, new_cache)
+                        summary.checkpoint_s += time.perf_counter() - t
                     else:
                         direct.writelines(line + "\n" for _, line, _ in rows)
                         for _, line, size in rows:
@@ -122,12 +125,17 @@ class BatchProcessor:
                         if generator is not None:
                             self.monitor.on_generation(generator.stats)
             if store is not None:
+                t = time.perf_counter()
                 self._write_output(store, output, summary)
+                summary.checkpoint_s += time.perf_counter() - t
         finally:
             if store is not None:
                 store.close()
         summary.wall_s = time.perf_counter() - t0
         summary.cache = cache.stats()
+        stats = getattr(getattr(self.engine.compressor, "generator", None), "stats", None)
+        if stats is not None:  # the extractive rung has no generator
+            summary.prompt_tokens, summary.generated_tokens = stats.num_prompt_tokens, stats.num_generated_tokens
         if store is not None and self.options.drop_store:
             for suffix in ("", "-wal", "-shm"):
                 Path(str(store.path) + suffix).unlink(missing_ok=True)
@@ -169,8 +177,9 @@ class BatchProcessor:
         from engine.grouping import group_order
         from engine.quality import Embedder
 
-        if getattr(self, "_embedder", None) is None:
-            self._embedder = Embedder()
+        if getattr(self, "_embedder", None) is None:  # the scorer's, when scoring is on: one model, shared vectors
+            scorer = getattr(self.engine.compressor, "scorer", None)
+            self._embedder = scorer.embedder if scorer is not None else Embedder()
         vectors = self._embedder.embed([keyed[k][0][1].text for k in keys])
         return [keys[i] for i in group_order(vectors, self.options.group_threshold)]
 

