@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: install model demo test bench clean
+.PHONY: install model demo test bench bench-server clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ test: model
 
 bench: model
 	$(PY) bench/bench_generate.py --n 32
+
+# llama.cpp's own llama-server (built from the vendored source on first use) against `semzip compress`
+bench-server: model
+	$(PY) bench/bench_server.py --n 64
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,6 +1,6 @@
 """Like for like: llama.cpp's own llama-server against semzip's full pipeline, on the same dialogues.
 
-Usage: python bench/bench_server.py [--n 64] [--np 8] [--clients 8] [--server PATH] [--server-args "..."]
+Usage: python bench/bench_server.py [--n 64] [--np 8] [--clients 8] [--repeat 3] [--server PATH] [--server-args "..."]
 
 llama-server is built from the source vendored in the pinned llama-cpp-python sdist
 (bench/build_llama_cpp.sh, about 10 min on 2 cores the first time) unless --server names a binary.
@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--server", type=Path, default=None, help="a llama-server binary (default: build it)")
     ap.add_argument("--server-args", default="", help="extra llama-server flags, e.g. '-kvu'")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of every configuration (medians reported)")
     args = ap.parse_args()
     import psutil
 
@@ -148,31 +149,44 @@ def main() -> None:
     src.write_text("".join(json.dumps({"id": r["fname"], "text": r["dialogue"]}) + "\n" for r in rows))
     print(f"machine: {machine()}; {args.n} dialogues; {args.threads} threads; work in {work}", flush=True)
 
-    server = run_server(binary, model_path, server_requests([r["dialogue"] for r in rows], model_path), args)
-    print(f"llama-server: {server['cmd']}", flush=True)
-    full = run_semzip(src, work / "full.jsonl", ["--group", "0.85"])
-    cached = run_semzip(src, work / "cached.jsonl", ["--group", "0.85", "--store", str(work / "full.jsonl.semzip.db")])
-    plain = run_semzip(src, work / "plain.jsonl", ["--no-monitor", "--drop-store"])
+    bodies = server_requests([r["dialogue"] for r in rows], model_path)
+    runs: dict[str, list[dict]] = {"server": [], "full": [], "plain": []}
+    for k in range(args.repeat):  # interleaved, so that drift on a shared machine hits every configuration
+        runs["server"].append(run_server(binary, model_path, bodies, args))
+        runs["full"].append(run_semzip(src, work / f"full{k}.jsonl", ["--group", "0.85"]))
+        runs["plain"].append(run_semzip(src, work / f"plain{k}.jsonl", ["--no-monitor", "--drop-store"]))
+        print(f"round {k + 1}/{args.repeat}: items/min server {args.n / runs['server'][-1]['wall'] * 60:.1f}, "
+              f"full {runs['full'][-1]['items_per_min']:.1f}, plain {runs['plain'][-1]['items_per_min']:.1f}", flush=True)
+    cached = run_semzip(src, work / "cached.jsonl", ["--group", "0.85", "--store", str(work / "full0.jsonl.semzip.db")])
+    print(f"llama-server: {runs['server'][0]['cmd']}")
+    report(args, runs, cached, work)
 
-    ipm = lambda wall: args.n / wall * 60  # noqa: E731
-    lat = sorted(server["latencies"])
-    table = [
-        [f"llama-server -np {args.np}, {args.clients} clients", server["wall"], ipm(server["wall"]), "1.00x",
-         server["n_prompt"], server["n_gen"], f"{valid_json(server['outs'])}/{args.n}"],
-    ]
-    for name, r in [("semzip compress: journal + cache + grouping + monitor", full),
-                    ("semzip compress: journal only (no monitor, no grouping)", plain)]:
-        table.append([name, r["wall_s"], r["items_per_min"], f"{r['items_per_min'] / ipm(server['wall']):.2f}x",
+
+def report(args, runs: dict[str, list[dict]], cached: dict, work: Path) -> None:
+    walls = {"server": [r["wall"] for r in runs["server"]]}
+    walls |= {name: [r["wall_s"] for r in runs[name]] for name in ("full", "plain")}
+    ipm = {name: sorted(args.n / w * 60 for w in ws) for name, ws in walls.items()}
+    med = {name: statistics.median(v) for name, v in ipm.items()}
+    server, full = runs["server"][0], runs["full"][0]
+    table = [[f"llama-server -np {args.np}, {args.clients} clients", med["server"], f"{ipm['server'][0]:.1f}-{ipm['server'][-1]:.1f}",
+              "1.00x", server["n_prompt"], server["n_gen"], f"{valid_json(server['outs'])}/{args.n}"]]
+    for name, label in [("full", "semzip compress: journal + cache + grouping + monitor"),
+                        ("plain", "semzip compress: journal only (no monitor, no grouping)")]:
+        r = runs[name][0]
+        table.append([label, med[name], f"{ipm[name][0]:.1f}-{ipm[name][-1]:.1f}", f"{med[name] / med['server']:.2f}x",
                       r["prompt_tokens"], r["generated_tokens"], f"{r['kinds'].get('llm', 0)}/{args.n} llm"])
-    print_table(["run", "wall s", "items/min", "vs server", "prompt tokens decoded", "generated tokens", "valid"], table)
-    print(f"\nllama-server latency per request: p50 {statistics.median(lat):.1f} s, "
+    print_table([f"run ({args.repeat} rounds)", "items/min, median", "range", "vs server", "prompt tokens decoded",
+                 "generated tokens", "valid"], table)
+    lat = sorted(server["latencies"])
+    print(f"\nllama-server latency per request (round 1): p50 {statistics.median(lat):.1f} s, "
           f"p95 {lat[int(0.95 * (len(lat) - 1))]:.1f} s")
-    print(f"checkpoint journal: {full['checkpoint_s'] * 1000:.0f} ms of {full['wall_s']:.1f} s "
-          f"({full['checkpoint_s'] / full['wall_s']:.3%} of the full run's wall)")
+    share = [r["checkpoint_s"] / r["wall_s"] for r in runs["full"]]
+    print(f"checkpoint journal: at most {max(share):.3%} of a full run's wall "
+          f"({max(r['checkpoint_s'] for r in runs['full']) * 1000:.0f} ms)")
     print(f"re-run with the persistent cache: process wall {cached['process_wall']:.1f} s vs "
           f"{full['process_wall']:.1f} s ({full['process_wall'] / cached['process_wall']:.1f}x faster), "
           f"cache hits {cached['cache'].get('hits')}/{args.n}")
-    same = (work / "full.jsonl").read_bytes() == (work / "cached.jsonl").read_bytes()
+    same = (work / "full0.jsonl").read_bytes() == (work / "cached.jsonl").read_bytes()
     print(f"cached output identical to the first run's: {same}")
 
 

@@ -64,4 +64,5 @@ class RecordCache:
 
 def settings_fingerprint(compress_config, runner_config) -> str:
     """The settings a record depends on (batch shape too: greedy output can differ with it)."""
-    return json.dumps({"compress": repr(compress_config), "slots": runner_config.num_slots}, sort_keys=True)
+    shape = {"slots": runner_config.num_slots, "token_budget": runner_config.n_batch, "ubatch": runner_config.n_ubatch}
+    return json.dumps({"compress": repr(compress_config), **shape}, sort_keys=True)

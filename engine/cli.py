@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from engine.errors import SemzipError
+from engine.errors import SemzipError, UsageError
 
 
 def _models(args) -> int:
@@ -50,10 +50,14 @@ def _configs(args):
     from engine.compressor import CompressConfig
     from engine.runner import RunnerConfig
 
-    return (
-        RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers),
-        CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
-    )
+    try:
+        return (
+            RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers, n_batch=args.token_budget,
+                         n_ubatch=max(1, min(512, args.token_budget))),
+            CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _engine(args):
@@ -70,15 +74,20 @@ def _compress(args) -> int:
     from engine.pipeline import BatchProcessor, RunOptions, store_path_for
     from engine.store import RunStore
 
-    options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
-                         group_threshold=args.group)
+    try:
+        options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
+                             group_threshold=args.group, cache_size=args.cache_size, cache_ttl_s=args.cache_ttl,
+                             persistent_cache=not args.no_persistent_cache)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    configs = _configs(args)  # settings errors before anything is created
     store_path = store_path_for(options, args.output)
     metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
     monitor = None if args.no_monitor else Monitor(model=args.model or "default", store=metrics_store)
     if args.no_fallback:
         engine = _engine(args)
     else:
-        engine = LadderEngine(args.model, *_configs(args), on_step=monitor.on_fallback if monitor else None)
+        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None)
     with engine:
         processor = BatchProcessor(engine, options, monitor)
         if monitor is not None:
@@ -142,6 +151,8 @@ def _report(args) -> int:
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="models.lock name or GGUF path (default: the lock's default)")
     p.add_argument("--slots", type=int, default=16, help="sequences decoded together (1-255)")
+    p.add_argument("--token-budget", type=int, default=2048,
+                   help="most tokens (prompt chunks + one per generating sequence) in one llama_decode")
     p.add_argument("--gpu-layers", type=int, default=0, help="layers offloaded to the GPU (-1: all)")
     p.add_argument("--no-score", action="store_true", help="skip fidelity scoring (and the retry it drives)")
     p.add_argument("--threshold", type=float, default=0.85, help="quality under which a record is retried once")
@@ -175,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--resume", action="store_true", help="continue an interrupted run from its store")
     c.add_argument("--store", default=None, help="run store (journal, cache, metrics); default OUTPUT.semzip.db")
     c.add_argument("--drop-store", action="store_true", help="delete the run store after a successful run")
+    c.add_argument("--cache-size", type=int, default=10_000, help="records kept in the in-memory LRU cache")
+    c.add_argument("--cache-ttl", type=float, default=24 * 3600, metavar="SECONDS", help="in-memory cache entry lifetime")
+    c.add_argument("--no-persistent-cache", action="store_true",
+                   help="do not keep records in the run store's cache (a re-run then recomputes them)")
     c.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on localhost:PORT during the run")
     c.add_argument("--no-monitor", action="store_true", help="no metrics, no system sampling")
     c.add_argument("--no-fallback", action="store_true", help="fail instead of stepping down the fallback ladder")

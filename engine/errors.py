@@ -19,6 +19,12 @@ class LockfileError(SemzipError):
     exit_code = 2
 
 
+class UsageError(SemzipError):
+    """A command-line setting out of range (slots, token budget, batch, cache size...)."""
+
+    exit_code = 2
+
+
 class InputError(SemzipError):
     """A line or file of input cannot be used."""
 

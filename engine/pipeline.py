@@ -32,7 +32,13 @@ class RunOptions:
     drop_store: bool = False  # delete the store after a successful run (default: keep it for report/cache)
     cache_size: int = 10_000
     cache_ttl_s: float = 24 * 3600
+    persistent_cache: bool = True  # keep records in the run store too, so a re-run does no model work
     group_threshold: float | None = None  # cosine for similarity grouping within a batch; None: input order
+
+    def __post_init__(self):
+        if self.batch < 1 or self.cache_size < 0 or self.cache_ttl_s <= 0:
+            raise ValueError(f"need batch >= 1, cache size >= 0 and cache TTL > 0, got {self.batch}, "
+                             f"{self.cache_size}, {self.cache_ttl_s}")
 
 
 def store_path_for(options: RunOptions, output: str) -> str | None:
@@ -95,7 +101,8 @@ class BatchProcessor:
     def run(self, source: str, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
         t0 = time.perf_counter()
         store = self.open_store(source, output)
-        cache = RecordCache(self.options.cache_size, self.options.cache_ttl_s, store)
+        cache = RecordCache(self.options.cache_size, self.options.cache_ttl_s,
+                            store if self.options.persistent_cache else None)
         done = store.done_indices() if store else set()
         summary = RunSummary()
         summary.checkpoint_s = time.perf_counter() - t0 if store else 0.0
@@ -112,7 +119,7 @@ class BatchProcessor:
                     rows, new_cache = self._process(chunk, cache)
                     if store is not None:
                         t = time.perf_counter()
-                        store.commit_lines(rows, new_cache)
+                        store.commit_lines(rows, new_cache if self.options.persistent_cache else {})
                         summary.checkpoint_s += time.perf_counter() - t
                     else:
                         direct.writelines(line + "\n" for _, line, _ in rows)

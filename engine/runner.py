@@ -29,6 +29,8 @@ class RunnerConfig:
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:
             raise ValueError(f"num_slots must be in 1..256, got {self.num_slots}")
+        if self.n_batch < 1 or self.n_ubatch < 1:  # llama.cpp itself clamps n_ubatch to n_batch
+            raise ValueError(f"the token budget (n_batch) and n_ubatch must be >= 1, got {self.n_batch}, {self.n_ubatch}")
 
 
 class ModelRunner:

@@ -91,3 +91,17 @@ def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tm
     s = json.loads(summary.read_text())
     assert s["records"] == 7 and s["failed"] == 1 and s["kinds"] == {"llm": 6, "error": 1}
     assert 0 < s["checkpoint_s"] < s["wall_s"]
+
+
+def test_without_the_persistent_cache_a_rerun_recomputes(tmp_path, capsys, model_path):
+    src = tmp_path / "in.txt"  # short lines are stored raw: the cache path without model work
+    src.write_text("a short note about lunch\nanother short note\na short note about lunch\n")
+    argv = ["compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--no-score", "--store", str(tmp_path / "s.db")]
+    assert main(argv + ["--no-persistent-cache", "--cache-size", "5", "--cache-ttl", "60"]) == 0
+    assert "cache hits / misses                             0 / 3" in capsys.readouterr().err
+    assert main(argv + ["--no-persistent-cache"]) == 0
+    assert "cache hits / misses                             0 / 3" in capsys.readouterr().err
+    assert main(argv) == 0  # fills the store's cache
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "cache hits / misses                             3 / 0" in capsys.readouterr().err
