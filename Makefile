@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
-.PHONY: install model demo test bench bench-server clean
+.PHONY: install model demo test vulkan-test bench bench-server clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,14 @@ demo: model
 
 test: model
 	$(PY) -m pytest -q
+
+# Optional, not part of `make test`: a Vulkan build of the same llama.cpp, run on Mesa's lavapipe
+# (needs root for apt; about 6 min to build on 2 cores).
+vulkan-test: model
+	LLAMA_CPP_LIB_PATH=$$(bash bench/build_vulkan_lavapipe.sh | tail -1) GGML_VK_VISIBLE_DEVICES=0 \
+		$(VENV)/bin/semzip doctor
+	LLAMA_CPP_LIB_PATH=$$(bash bench/build_vulkan_lavapipe.sh | tail -1) GGML_VK_VISIBLE_DEVICES=0 \
+		$(PY) -m pytest -q tests/test_vulkan.py tests/test_bindings.py
 
 bench: model
 	$(PY) bench/bench_generate.py --n 32

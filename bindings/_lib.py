@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
+from pathlib import Path
 
 import llama_cpp
 from llama_cpp import llama_cpp as C
-from llama_cpp._ggml import libggml
+from llama_cpp._ctypes_extensions import load_shared_library
+
+# libllama comes from LLAMA_CPP_LIB_PATH when it is set (a CUDA or Vulkan build, say); ggml's registry
+# must be asked in the libggml that library uses, not in the package's own CPU build beside it.
+_LIB_DIR = Path(os.environ.get("LLAMA_CPP_LIB_PATH") or Path(llama_cpp.__file__).parent / "lib")
+libggml = load_shared_library("ggml", _LIB_DIR)
 
 PINNED_LLAMA_CPP_PYTHON = "0.3.36"
 

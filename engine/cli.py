@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -71,7 +72,7 @@ def _compress(args) -> int:
     from engine.commands import MAX_EXIT_FAILURES
     from engine.ladder import LadderEngine
     from engine.monitor import Monitor
-    from engine.pipeline import BatchProcessor, RunOptions, store_path_for
+    from engine.pipeline import BatchProcessor, RunOptions, drop_store_files, store_path_for
     from engine.store import RunStore
 
     try:
@@ -89,7 +90,8 @@ def _compress(args) -> int:
     else:
         engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None)
     with engine:
-        processor = BatchProcessor(engine, options, monitor)
+        # The monitor writes its last snapshot into the store after the run: the store is dropped after that.
+        processor = BatchProcessor(engine, dataclasses.replace(options, drop_store=False), monitor)
         if monitor is not None:
             monitor.slots = args.slots
             if args.metrics_port:
@@ -102,6 +104,8 @@ def _compress(args) -> int:
                 monitor.stop()
             if metrics_store is not None:
                 metrics_store.close()
+    if options.drop_store and store_path is not None:
+        drop_store_files(store_path)
     print(summary.table(), file=sys.stderr)
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=1) + "\n")

@@ -46,6 +46,12 @@ def store_path_for(options: RunOptions, output: str) -> str | None:
     return options.store_path or (None if output == "-" else output + ".semzip.db")
 
 
+def drop_store_files(path) -> None:
+    """Delete a run store with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
 def file_sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -144,8 +150,7 @@ class BatchProcessor:
         if stats is not None:  # the extractive rung has no generator
             summary.prompt_tokens, summary.generated_tokens = stats.num_prompt_tokens, stats.num_generated_tokens
         if store is not None and self.options.drop_store:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(store.path) + suffix).unlink(missing_ok=True)
+            drop_store_files(store.path)
         return summary
 
     def _process(self, chunk, cache: RecordCache) -> tuple[list[tuple[int, str, int]], dict[str, str]]:

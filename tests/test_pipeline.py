@@ -105,3 +105,12 @@ def test_without_the_persistent_cache_a_rerun_recomputes(tmp_path, capsys, model
     capsys.readouterr()
     assert main(argv) == 0
     assert "cache hits / misses                             3 / 0" in capsys.readouterr().err
+
+
+def test_drop_store_leaves_the_output_and_no_store_files(tmp_path, model_path):
+    src = tmp_path / "in.txt"
+    src.write_text("a short note about lunch\nanother short note\n")
+    out = tmp_path / "o.jsonl"
+    assert main(["compress", str(src), "-o", str(out), "--no-score", "--drop-store"]) == 0  # monitor on: it writes last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "o.jsonl"]
+    assert len(out.read_text().splitlines()) == 2
