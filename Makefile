@@ -30,10 +30,8 @@ test: model
 # Optional, not part of `make test`: a Vulkan build of the same llama.cpp, run on Mesa's lavapipe
 # (needs root for apt; about 6 min to build on 2 cores).
 vulkan-test: model
-	LLAMA_CPP_LIB_PATH=$$(bash bench/build_vulkan_lavapipe.sh | tail -1) GGML_VK_VISIBLE_DEVICES=0 \
-		$(VENV)/bin/semzip doctor
-	LLAMA_CPP_LIB_PATH=$$(bash bench/build_vulkan_lavapipe.sh | tail -1) GGML_VK_VISIBLE_DEVICES=0 \
-		$(PY) -m pytest -q tests/test_vulkan.py tests/test_bindings.py
+	lib=$$(bash bench/build_vulkan_lavapipe.sh | tail -1) && export LLAMA_CPP_LIB_PATH=$$lib GGML_VK_VISIBLE_DEVICES=0 && \
+		$(VENV)/bin/semzip doctor && $(PY) -m pytest -q tests/test_vulkan.py tests/test_bindings.py
 
 bench: model
 	$(PY) bench/bench_generate.py --n 32

@@ -106,6 +106,7 @@ class BatchProcessor:
 
     def run(self, source: str, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
         t0 = time.perf_counter()
+        before = self._token_totals()
         store = self.open_store(source, output)
         cache = RecordCache(self.options.cache_size, self.options.cache_ttl_s,
                             store if self.options.persistent_cache else None)
@@ -146,12 +147,17 @@ class BatchProcessor:
                 store.close()
         summary.wall_s = time.perf_counter() - t0
         summary.cache = cache.stats()
-        stats = getattr(getattr(self.engine.compressor, "generator", None), "stats", None)
-        if stats is not None:  # the extractive rung has no generator
-            summary.prompt_tokens, summary.generated_tokens = stats.num_prompt_tokens, stats.num_generated_tokens
+        after = self._token_totals()
+        # A fallback mid-run brings a fresh generator whose totals start at zero: then count from there.
+        summary.prompt_tokens, summary.generated_tokens = (a - b if a >= b else a for a, b in zip(after, before))
         if store is not None and self.options.drop_store:
             drop_store_files(store.path)
         return summary
+
+    def _token_totals(self) -> tuple[int, int]:
+        """(prompt, generated) tokens the engine's generator has decoded so far; the extractive rung has none."""
+        stats = getattr(getattr(self.engine.compressor, "generator", None), "stats", None)
+        return (stats.num_prompt_tokens, stats.num_generated_tokens) if stats is not None else (0, 0)
 
     def _process(self, chunk, cache: RecordCache) -> tuple[list[tuple[int, str, int]], dict[str, str]]:
         """Records for one batch: errors as they are, cache hits re-labelled, each distinct text computed once."""

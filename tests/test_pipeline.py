@@ -91,6 +91,7 @@ def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tm
     s = json.loads(summary.read_text())
     assert s["records"] == 7 and s["failed"] == 1 and s["kinds"] == {"llm": 6, "error": 1}
     assert 0 < s["checkpoint_s"] < s["wall_s"]
+    assert s["prompt_tokens"] > 6 * 50 and s["generated_tokens"] > 6 * 10
 
 
 def test_without_the_persistent_cache_a_rerun_recomputes(tmp_path, capsys, model_path):
