@@ -28,7 +28,7 @@ test: model
 	$(PY) -m pytest -q
 
 # Optional, not part of `make test`: a Vulkan build of the same llama.cpp, run on Mesa's lavapipe
-# (needs root for apt; about 6 min to build on 2 cores).
+# (needs root for apt; 4 to 5 min to build on 2 cores).
 vulkan-test: model
 	lib=$$(bash bench/build_vulkan_lavapipe.sh | tail -1) && export LLAMA_CPP_LIB_PATH=$$lib GGML_VK_VISIBLE_DEVICES=0 && \
 		$(VENV)/bin/semzip doctor && $(PY) -m pytest -q tests/test_vulkan.py tests/test_bindings.py

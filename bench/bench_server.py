@@ -3,7 +3,7 @@
 Usage: python bench/bench_server.py [--n 64] [--np 8] [--clients 8] [--repeat 3] [--server PATH] [--server-args "..."]
 
 llama-server is built from the source vendored in the pinned llama-cpp-python sdist
-(bench/build_llama_cpp.sh, about 10 min on 2 cores the first time) unless --server names a binary.
+(bench/build_llama_cpp.sh, about 9 min on 2 cores the first time) unless --server names a binary.
 Both sides get the first N dialogues of dialogsum-dev.jsonl, the same model file, the same chat
 prompt rendered by the GGUF's template, the same per-record grammar and the same output bound
 (CompressConfig.max_tokens), greedy. The server runs with --np slots and continuous batching and
@@ -49,10 +49,9 @@ def server_requests(texts: list[str], model_path: Path) -> list[dict]:
     vocab = Model(model_path, ModelParams(vocab_only=True))
     bodies = []
     for text in map(clean_text, texts):
-        head, rest = prompts.split_prompt(vocab.apply_chat_template, text)
-        bounds = prompts.Bounds.for_text(len(text.encode()), config.target_ratio)
+        head, rest, grammar = prompts.model_request(vocab.apply_chat_template, text, config.target_ratio)
         bodies.append({
-            "prompt": head + rest, "grammar": prompts.record_grammar(bounds), "n_predict": config.max_tokens,
+            "prompt": head + rest, "grammar": grammar, "n_predict": config.max_tokens,
             "samplers": ["top_k"], "top_k": 1, "cache_prompt": True,  # greedy, nothing else in the chain
         })
     vocab.close()

@@ -54,7 +54,7 @@ def _configs(args):
     try:
         return (
             RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers, n_batch=args.token_budget,
-                         n_ubatch=max(1, min(512, args.token_budget))),
+                         n_ubatch=max(1, min(RunnerConfig().n_ubatch, args.token_budget))),
             CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
         )
     except ValueError as exc:

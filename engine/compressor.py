@@ -133,11 +133,9 @@ class Compressor:
         prefix_text, _ = prompts.split_prompt(model.apply_chat_template, "x", style)
         requests = []
         for text in texts:
-            head, rest = prompts.split_prompt(model.apply_chat_template, text, style)
+            head, rest, grammar = prompts.model_request(model.apply_chat_template, text, self.config.target_ratio, style)
             if head != prefix_text:  # cannot share the prefix: send the whole prompt
                 rest = head + rest
-            bounds = prompts.Bounds.for_text(len(text.encode()), self.config.target_ratio, style.scale)
-            grammar = prompts.record_grammar(bounds)
             requests.append(Request(tuple(model.tokenize(rest)), max_tokens=self.config.max_tokens, grammar=grammar))
         prefix = tuple(model.tokenize(prefix_text)) if prefix_text else ()
         results = self.generator.generate_all(requests, prefix=prefix)

@@ -107,6 +107,13 @@ def record_grammar(bounds: Bounds = Bounds(320, 8)) -> str:
     return json_schema_to_gbnf(json.dumps(bounds.schema()), prop_order=["s", "f"])
 
 
+def model_request(apply_template, memory: str, target_ratio: float, style: Style = COMPACT) -> tuple[str, str, str]:
+    """(shared prefix text, per-memory text, GBNF grammar): everything the model is sent for one memory."""
+    head, rest = split_prompt(apply_template, memory, style)
+    bounds = Bounds.for_text(len(memory.encode()), target_ratio, style.scale)
+    return head, rest, record_grammar(bounds)
+
+
 def split_prompt(apply_template, memory: str, style: Style = COMPACT) -> tuple[str, str]:
     """(shared prefix text, per-memory text) such that prefix + rest is the full rendered prompt.
 
