@@ -19,7 +19,7 @@ from bench.common import load_jsonl, machine, peak_rss_mib, print_table  # noqa:
 def run_naive(texts, model_path, max_tokens, threads):
     from llama_cpp import Llama, LlamaGrammar
 
-    from engine import prompts
+    from engine.codecs.summary import prompts
 
     llm = Llama(model_path=str(model_path), n_ctx=4096, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False)
     grammar = LlamaGrammar.from_string(prompts.record_grammar(), verbose=False)
@@ -34,10 +34,10 @@ def run_naive(texts, model_path, max_tokens, threads):
 
 
 def run_batched(texts, model_path, max_tokens, threads, slots, **runner_overrides):
-    from engine import prompts
-    from engine.generator import BatchedGenerator
-    from engine.runner import ModelRunner, RunnerConfig
-    from engine.sequence import Request
+    from engine.codecs.summary import prompts
+    from engine.core.generator import BatchedGenerator
+    from engine.core.runner import ModelRunner, RunnerConfig
+    from engine.core.sequence import Request
 
     runner = ModelRunner(model_path, RunnerConfig(**{"num_slots": slots, "n_ctx": 16384, "n_threads": threads, **runner_overrides}))
     grammar = prompts.record_grammar()

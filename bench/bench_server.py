@@ -42,8 +42,8 @@ def build_server() -> Path:
 def server_requests(texts: list[str], model_path: Path) -> list[dict]:
     """/completion bodies carrying exactly what the compressor would send for each text."""
     from bindings.model import Model, ModelParams
-    from engine import prompts
-    from engine.compressor import CompressConfig, clean_text
+    from engine.codecs.summary import prompts
+    from engine.codecs.summary.compressor import CompressConfig, clean_text
 
     config = CompressConfig()
     vocab = Model(model_path, ModelParams(vocab_only=True))
@@ -117,7 +117,7 @@ def run_semzip(src: Path, out: Path, extra: list[str]) -> dict:
 
 
 def valid_json(outs: list[str]) -> int:
-    from engine.compressor import parse_record_json
+    from engine.codecs.summary.compressor import parse_record_json
 
     return sum(parse_record_json(o) is not None for o in outs)
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 
 from engine import models
 from engine.batcher import SubmissionBatcher
-from engine.compressor import CompressConfig, Compressor, Item
-from engine.expand import expand
-from engine.record import Record, render
-from engine.runner import ModelRunner, RunnerConfig
+from engine.codecs.summary.compressor import CompressConfig, Compressor, Item
+from engine.codecs.summary.expand import expand
+from engine.codecs.record import Record, render
+from engine.core.runner import ModelRunner, RunnerConfig
 
 
 class Engine:

@@ -14,7 +14,7 @@ def model_path():
 
 @pytest.fixture(scope="session")
 def runner(model_path):
-    from engine.runner import ModelRunner, RunnerConfig
+    from engine.core.runner import ModelRunner, RunnerConfig
 
     r = ModelRunner(model_path, RunnerConfig(num_slots=8, n_ctx=8192, n_batch=512))
     yield r

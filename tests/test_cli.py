@@ -1,5 +1,5 @@
 """The command line: doctor and models list run against this installation."""
-from engine.cli import main
+from engine.cli.cli import main
 
 
 def test_doctor_reports_backends_and_models(capsys, model_path):

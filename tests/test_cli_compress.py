@@ -1,8 +1,8 @@
 """End to end through the CLI: every bad line gets an error record, the run goes on, the exit code counts failures."""
 import json
 
-from engine.cli import main
-from engine.record import Record
+from engine.cli.cli import main
+from engine.codecs.record import Record
 
 from texts import LANDLORD as DIALOGUE
 

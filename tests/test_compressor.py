@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from engine.api import Engine
-from engine.compressor import CompressConfig, Compressor, Item, add_dropped_facts, clean_text, parse_record_json
-from engine.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
-from engine.record import Record, render
+from engine.codecs.summary.compressor import CompressConfig, Compressor, Item, add_dropped_facts, clean_text, parse_record_json
+from engine.codecs.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
+from engine.codecs.record import Record, render
 
 from texts import LANDLORD as DIALOGUE
 

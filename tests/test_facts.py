@@ -2,7 +2,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.facts import contains, extract_facts, extract_typed_facts, normalise
+from engine.codecs.facts import contains, extract_facts, extract_typed_facts, normalise
 
 
 def test_extracts_numbers_dates_times_money_names():

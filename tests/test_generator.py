@@ -4,10 +4,10 @@ import pytest
 
 from bindings import Batch, Context, ContextParams, Model
 
-from engine import prompts
-from engine.generator import BatchedGenerator
-from engine.runner import ModelRunner, RunnerConfig
-from engine.sequence import Request
+from engine.codecs.summary import prompts
+from engine.core.generator import BatchedGenerator
+from engine.core.runner import ModelRunner, RunnerConfig
+from engine.core.sequence import Request
 
 QUESTIONS = [
     "What is the capital of Japan?",

@@ -1,8 +1,8 @@
 """Input reading: every bad line becomes a LineError naming its line; good lines become items."""
 import json
 
-from engine.compressor import Item
-from engine.inputs import LineError, read_items
+from engine.codecs.summary.compressor import Item
+from engine.jobs.inputs import LineError, read_items
 
 
 def test_jsonl_good_and_bad_lines(tmp_path):

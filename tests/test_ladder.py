@@ -1,11 +1,11 @@
 """The fallback ladder, driven by real failures: no GPU in this build, an unloadable file, a context llama.cpp refuses."""
 import json
 
-from engine.cli import main
-from engine.compressor import CompressConfig, Item
-from engine.ladder import LadderEngine, plan
-from engine.record import Record
-from engine.runner import RunnerConfig
+from engine.cli.cli import main
+from engine.codecs.summary.compressor import CompressConfig, Item
+from engine.jobs.ladder import LadderEngine, plan
+from engine.codecs.record import Record
+from engine.core.runner import RunnerConfig
 from texts import LANDLORD
 
 NO_SCORE = CompressConfig(score=False)

@@ -3,8 +3,9 @@ import shutil
 
 import pytest
 
-from engine import fetch, models
-from engine.cli import main
+from engine import models
+from engine.models import fetch
+from engine.cli.cli import main
 from engine.errors import ModelFileError
 
 

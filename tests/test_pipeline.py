@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.store import RunStore
+from engine.cli.cli import main
+from engine.jobs.store import RunStore
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum-dev.jsonl"
 

@@ -1,7 +1,7 @@
 """Fidelity scoring's embedder: unit vectors, long texts pooled, and vectors remembered across calls."""
 import numpy as np
 
-from engine.quality import Embedder, Scorer
+from engine.codecs.quality import Embedder, Scorer
 
 
 def test_embedder_remembers_vectors_so_grouping_then_scoring_embeds_each_text_once():

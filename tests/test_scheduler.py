@@ -2,8 +2,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.scheduler import Scheduler
-from engine.sequence import Request, Sequence, Status
+from engine.core.scheduler import Scheduler
+from engine.core.sequence import Request, Sequence, Status
 
 EOS = 0
 
@@ -107,7 +107,7 @@ def test_every_sequence_finishes_once_and_budget_always_holds(prompts, slots, bu
 def test_group_order_puts_similar_vectors_together():
     import numpy as np
 
-    from engine.grouping import group_order
+    from engine.jobs.grouping import group_order
 
     v = np.array([[1, 0], [0, 1], [0.99, 0.14], [0.1, 0.995], [1, 0]], dtype=float)
     v /= np.linalg.norm(v, axis=1, keepdims=True)

@@ -8,12 +8,12 @@ import logging
 
 import pytest
 
-from engine.compressor import CompressConfig, Item
-from engine.ladder import LadderEngine
+from engine.codecs.summary.compressor import CompressConfig, Item
+from engine.jobs.ladder import LadderEngine
 
-from engine.generator import BatchedGenerator
-from engine.runner import ModelRunner, RunnerConfig, backend_report
-from engine.sequence import Request
+from engine.core.generator import BatchedGenerator
+from engine.core.runner import ModelRunner, RunnerConfig, backend_report
+from engine.core.sequence import Request
 from texts import LANDLORD
 
 REPORT = backend_report()

@@ -5,7 +5,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from engine.sequence import Sequence, Status, Step
+from engine.core.sequence import Sequence, Status, Step
 
 
 class Scheduler:

@@ -12,7 +12,8 @@ from engine.errors import SemzipError, UsageError
 
 
 def _models(args) -> int:
-    from engine import fetch, models
+    from engine import models
+    from engine.models import fetch
 
     lock = models.load_lock()
     if args.models_cmd == "fetch":
@@ -36,20 +37,20 @@ def _models(args) -> int:
 
 
 def _doctor(args) -> int:
-    from engine.doctor import run_doctor
+    from engine.cli.doctor import run_doctor
 
     return run_doctor()
 
 
 def _demo(args) -> int:
-    from engine.demo import run_demo
+    from engine.cli.demo import run_demo
 
     return run_demo(n=args.n, model=args.model)
 
 
 def _configs(args):
-    from engine.compressor import CompressConfig
-    from engine.runner import RunnerConfig
+    from engine.codecs.summary.compressor import CompressConfig
+    from engine.core.runner import RunnerConfig
 
     try:
         return (
@@ -69,11 +70,11 @@ def _engine(args):
 
 
 def _compress(args) -> int:
-    from engine.commands import MAX_EXIT_FAILURES
-    from engine.ladder import LadderEngine
-    from engine.monitor import Monitor
-    from engine.pipeline import BatchProcessor, RunOptions, drop_store_files, store_path_for
-    from engine.store import RunStore
+    from engine.cli.commands import MAX_EXIT_FAILURES
+    from engine.jobs.ladder import LadderEngine
+    from engine.observe.monitor import Monitor
+    from engine.jobs.pipeline import BatchProcessor, RunOptions, drop_store_files, store_path_for
+    from engine.jobs.store import RunStore
 
     try:
         options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
@@ -115,8 +116,8 @@ def _compress(args) -> int:
 
 
 def _reconstruct(args) -> int:
-    from engine.commands import MAX_EXIT_FAILURES, reconstruct_file
-    from engine.record import render
+    from engine.cli.commands import MAX_EXIT_FAILURES, reconstruct_file
+    from engine.codecs.record import render
 
     if args.mode == "render":
         n, failed = reconstruct_file(lambda recs: [render(r) for r in recs], args.input, args.output)
@@ -128,7 +129,7 @@ def _reconstruct(args) -> int:
 
 
 def _eval(args) -> int:
-    from engine.evaluate import evaluate
+    from engine.cli.evaluate import evaluate
 
     with _engine(args) as engine:
         report = evaluate(engine, args.corpus, qa=args.qa, limit=args.n, plot=args.plot)
@@ -139,7 +140,7 @@ def _eval(args) -> int:
 def _report(args) -> int:
     import json as _json
 
-    from engine.report import format_report, load_run, write_plots
+    from engine.observe.report import format_report, load_run, write_plots
 
     run = load_run(args.run)
     if args.json:

@@ -5,8 +5,8 @@ import os
 
 from engine import models
 from engine.errors import SemzipError
-from engine.gpu import GpuProbe
-from engine.runner import backend_report
+from engine.observe.gpu import GpuProbe
+from engine.core.runner import backend_report
 
 
 def run_doctor(out=print) -> int:

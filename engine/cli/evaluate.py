@@ -10,11 +10,11 @@ from pathlib import Path
 
 import zstandard
 
-from engine.compressor import Item
+from engine.codecs.summary.compressor import Item
 from engine.errors import InputError
-from engine.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
-from engine.quality import Scorer
-from engine.record import render
+from engine.codecs.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
+from engine.codecs.quality import Scorer
+from engine.codecs.record import render
 
 
 @dataclass(frozen=True, slots=True)

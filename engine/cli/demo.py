@@ -5,7 +5,7 @@ import json
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum-dev.jsonl"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "dialogsum-dev.jsonl"
 BUNDLED = Path(__file__).resolve().parent / "data" / "sample.jsonl"
 
 

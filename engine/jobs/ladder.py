@@ -12,11 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from engine import models
-from engine.compressor import CompressConfig, Item, clean_text
+from engine.codecs.summary.compressor import CompressConfig, Item, clean_text
 from engine.errors import SemzipError
-from engine.extractive import compress_extractive
-from engine.record import Record
-from engine.runner import LlamaError, RunnerConfig, backend_report
+from engine.codecs.summary.extractive import compress_extractive
+from engine.codecs.record import Record
+from engine.core.runner import LlamaError, RunnerConfig, backend_report
 
 log = logging.getLogger(__name__)
 

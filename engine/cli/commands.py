@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from engine.record import Record
+from engine.codecs.record import Record
 
 MAX_EXIT_FAILURES = 100  # exit codes are 8 bits: the count of failed lines is capped here
 
@@ -93,7 +93,7 @@ def reconstruct_file(reconstruct, source: str, output: str) -> tuple[int, int]:
     reconstruct: records -> texts (render needs no model; expand goes through an Engine).
     """
     from engine.errors import InputError
-    from engine.inputs import open_input
+    from engine.jobs.inputs import open_input
 
     parsed: list[Record | tuple[int, str]] = []
     with open_input(source) as stream:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError
-from engine.monitor import percentiles
-from engine.record import Record
-from engine.store import RunStore
+from engine.observe.monitor import percentiles
+from engine.codecs.record import Record
+from engine.jobs.store import RunStore
 
 
 def store_path_for(run: str) -> Path:

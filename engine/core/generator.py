@@ -6,9 +6,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from engine.runner import KVCacheFull, ModelRunner
-from engine.scheduler import Scheduler
-from engine.sequence import Request, Result, Sequence
+from engine.core.runner import KVCacheFull, ModelRunner
+from engine.core.scheduler import Scheduler
+from engine.core.sequence import Request, Result, Sequence
 
 
 @dataclass(slots=True)

@@ -47,7 +47,7 @@ class Lock:
 def lock_path() -> Path:
     """SEMZIP_MODELS_LOCK, else the models.lock at the project root (the package is installed editable)."""
     env = os.environ.get("SEMZIP_MODELS_LOCK")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "models.lock"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "models.lock"
 
 
 def load_lock(path: Path | None = None) -> Lock:

@@ -5,16 +5,16 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 
-from engine import prompts
-from engine.chunking import split_text
-from engine.extractive import compress_extractive
-from engine.facts import contains, extract_facts, normalise
-from engine.generator import BatchedGenerator
-from engine.keyphrases import keyphrases
-from engine.quality import Scorer
-from engine.record import Record, render
-from engine.runner import ModelRunner
-from engine.sequence import Request
+from engine.codecs.summary import prompts
+from engine.codecs.summary.chunking import split_text
+from engine.codecs.summary.extractive import compress_extractive
+from engine.codecs.facts import contains, extract_facts, normalise
+from engine.core.generator import BatchedGenerator
+from engine.codecs.summary.keyphrases import keyphrases
+from engine.codecs.quality import Scorer
+from engine.codecs.record import Record, render
+from engine.core.runner import ModelRunner
+from engine.core.sequence import Request
 
 
 @dataclass(frozen=True, slots=True)

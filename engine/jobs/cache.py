@@ -11,8 +11,8 @@ import threading
 
 from cachetools import TTLCache
 
-from engine.record import Record
-from engine.store import RunStore
+from engine.codecs.record import Record
+from engine.jobs.store import RunStore
 
 
 def cache_key(text: str, model_sha: str, settings: object) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from cachetools import LRUCache
 
-from engine.facts import contains, extract_facts, normalise
+from engine.codecs.facts import contains, extract_facts, normalise
 
 # all-MiniLM-L6-v2 reads at most 256 word pieces; 160 words stays under that for English prose.
 WINDOW_WORDS = 160

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.compressor import Item
+from engine.codecs.summary.compressor import Item
 from engine.errors import InputError
 
 

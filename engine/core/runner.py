@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bindings import Batch, Context, ContextParams, KVCacheFull, LlamaError, Model, ModelParams, Sampler, backend_report
-from engine.sequence import Step
+from engine.core.sequence import Step
 
 __all__ = ["KVCacheFull", "LlamaError", "ModelRunner", "RunnerConfig", "backend_report"]
 

@@ -1,9 +1,9 @@
 """Reconstruction by the model: a natural narrative written from a record's summary and facts, batched."""
 from __future__ import annotations
 
-from engine.generator import BatchedGenerator
-from engine.record import Record, render
-from engine.sequence import Request
+from engine.core.generator import BatchedGenerator
+from engine.codecs.record import Record, render
+from engine.core.sequence import Request
 
 SYSTEM = (
     "You rewrite compressed memory notes as a short natural paragraph. Use every fact given, keep names, dates, "

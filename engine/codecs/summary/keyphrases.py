@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from wordfreq import zipf_frequency
 
-from engine.facts import contains, normalise
+from engine.codecs.facts import contains, normalise
 
 _STOP = set(
     """a an the and or but nor so yet for of in on at to from by with about into onto over under after before

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from engine.facts import extract_facts
+from engine.codecs.facts import extract_facts
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 _WORD = re.compile(r"[a-zA-Z]{3,}")

@@ -1,0 +1,1 @@
+"""The faces: the `semzip` command line and the commands behind it (demo, doctor, eval)."""

@@ -1,0 +1,1 @@
+"""Running a corpus safely: fixed batches, the run store (journal, cache), the fallback ladder, input parsing."""

@@ -1,0 +1,1 @@
+"""Watching a run: metrics and alerts (monitor), GPU sampling (gpu), charts and tables from a run store (report)."""
