@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, print_table  # noqa: E402
-from engine.observe.monitor import Monitor  # noqa: E402
 from engine.codecs.record import Record  # noqa: E402
 from engine.core.sequence import Result  # noqa: E402
 from engine.jobs.store import RunStore  # noqa: E402
+from engine.observe.monitor import Monitor  # noqa: E402
 
 
 def main() -> None:

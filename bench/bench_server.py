@@ -42,8 +42,9 @@ def build_server() -> Path:
 def server_requests(texts: list[str], model_path: Path) -> list[dict]:
     """/completion bodies carrying exactly what the compressor would send for each text."""
     from bindings.model import Model, ModelParams
+    from engine.codecs.item import clean_text
     from engine.codecs.summary import prompts
-    from engine.codecs.summary.compressor import CompressConfig, clean_text
+    from engine.codecs.summary.compressor import CompressConfig
 
     config = CompressConfig()
     vocab = Model(model_path, ModelParams(vocab_only=True))

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 
 from engine import models
 from engine.batcher import SubmissionBatcher
-from engine.codecs.summary.compressor import CompressConfig, Compressor, Item
-from engine.codecs.summary.expand import expand
+from engine.codecs.item import Item
 from engine.codecs.record import Record, render
+from engine.codecs.summary.compressor import CompressConfig, Compressor
+from engine.codecs.summary.expand import expand
 from engine.core.runner import ModelRunner, RunnerConfig
 
 

@@ -9,7 +9,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from engine.codecs.summary.compressor import Item
+from engine.codecs.item import Item
 
 
 class SubmissionBatcher:

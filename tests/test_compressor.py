@@ -5,9 +5,10 @@ import threading
 import pytest
 
 from engine.api import Engine
-from engine.codecs.summary.compressor import CompressConfig, Compressor, Item, add_dropped_facts, clean_text, parse_record_json
 from engine.codecs.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
+from engine.codecs.item import Item, clean_text
 from engine.codecs.record import Record, render
+from engine.codecs.summary.compressor import CompressConfig, Compressor, add_dropped_facts, parse_record_json
 
 from texts import LANDLORD as DIALOGUE
 

@@ -1,7 +1,7 @@
 """Input reading: every bad line becomes a LineError naming its line; good lines become items."""
 import json
 
-from engine.codecs.summary.compressor import Item
+from engine.codecs.item import Item
 from engine.jobs.inputs import LineError, read_items
 
 

@@ -2,10 +2,11 @@
 import json
 
 from engine.cli.cli import main
-from engine.codecs.summary.compressor import CompressConfig, Item
-from engine.jobs.ladder import LadderEngine, plan
+from engine.codecs.item import Item
 from engine.codecs.record import Record
+from engine.codecs.summary.compressor import CompressConfig
 from engine.core.runner import RunnerConfig
+from engine.jobs.ladder import LadderEngine, plan
 from texts import LANDLORD
 
 NO_SCORE = CompressConfig(score=False)

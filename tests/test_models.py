@@ -4,9 +4,9 @@ import shutil
 import pytest
 
 from engine import models
-from engine.models import fetch
 from engine.cli.cli import main
 from engine.errors import ModelFileError
+from engine.models import fetch
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.observe.monitor import Monitor, percentiles
 from engine.codecs.record import Record
-from engine.observe.report import format_report, load_run, write_plots
 from engine.core.sequence import Result
 from engine.jobs.store import RunStore
+from engine.observe.monitor import Monitor, percentiles
+from engine.observe.report import format_report, load_run, write_plots
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200))

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import InputError
 from engine.codecs.record import Record, render
+from engine.errors import InputError
 
 facts = st.lists(st.text(min_size=1, max_size=20).filter(lambda s: s.strip() and "; " not in s and ";" not in s
                                                       and s == s.strip()), max_size=5)

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from engine.codecs.summary.compressor import CompressConfig, Item
+from engine.codecs.item import Item
+from engine.codecs.summary.compressor import CompressConfig
 from engine.jobs.ladder import LadderEngine
 
 from engine.core.generator import BatchedGenerator

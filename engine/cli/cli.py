@@ -72,9 +72,9 @@ def _engine(args):
 def _compress(args) -> int:
     from engine.cli.commands import MAX_EXIT_FAILURES
     from engine.jobs.ladder import LadderEngine
-    from engine.observe.monitor import Monitor
     from engine.jobs.pipeline import BatchProcessor, RunOptions, drop_store_files, store_path_for
     from engine.jobs.store import RunStore
+    from engine.observe.monitor import Monitor
 
     try:
         options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,

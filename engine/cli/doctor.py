@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 
 from engine import models
+from engine.core.runner import backend_report
 from engine.errors import SemzipError
 from engine.observe.gpu import GpuProbe
-from engine.core.runner import backend_report
 
 
 def run_doctor(out=print) -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import zstandard
 
-from engine.codecs.summary.compressor import Item
-from engine.errors import InputError
 from engine.codecs.facts import EXACT_KINDS, contains, extract_typed_facts, normalise
+from engine.codecs.item import Item
 from engine.codecs.quality import Scorer
 from engine.codecs.record import render
+from engine.errors import InputError
 
 
 @dataclass(frozen=True, slots=True)

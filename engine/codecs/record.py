@@ -26,7 +26,7 @@ class Record:
     flagged: bool = False  # quality stayed under the threshold after the retry
     error: str | None = None
     line: int | None = None  # error records: the input line
-    rung: str | None = None  # set when a fallback rung produced the record (engine/ladder.py)
+    rung: str | None = None  # set when a fallback rung produced the record (engine/jobs/ladder.py)
 
     def __post_init__(self):
         if self.kind not in _CODES:

@@ -1,1 +1,1 @@
-"""Batched decoding: the unit of work (sequence), who runs next (scheduler), the decode (runner), the loop (generator)."""
+"""Batched decoding: sequence (the unit of work), scheduler (decides), runner (decodes), generator (loops)."""

@@ -4,11 +4,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bindings import Batch, Context, ContextParams, KVCacheFull, LlamaError, Model, ModelParams, Sampler, backend_report
-from engine.core.sequence import Step
+from bindings import (
+    Batch, Context, ContextParams, KVCacheFull, LlamaError, Model, ModelParams, Sampler, SamplingParams, backend_report,
+)
 
-__all__ = ["KVCacheFull", "LlamaError", "ModelRunner", "RunnerConfig", "backend_report"]
+if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the runner only reads its steps
+    from engine.core.sequence import Step
+
+__all__ = ["KVCacheFull", "LlamaError", "ModelRunner", "RunnerConfig", "SamplingParams", "backend_report"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 
-from bindings import SamplingParams
+from engine.core.runner import SamplingParams  # the runner is the one way into bindings
 
 _ids = itertools.count()
 

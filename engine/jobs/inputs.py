@@ -1,13 +1,14 @@
-"""Reading memories: JSONL or plain text, file or stdin. A bad line becomes an error, never an exception."""
+"""Reading memories (JSONL or text, file or stdin); a bad line becomes an error, never an exception. Output streams."""
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.codecs.summary.compressor import Item
+from engine.codecs.item import Item
 from engine.errors import InputError
 
 
@@ -26,6 +27,16 @@ def open_input(source: str):
     if not path.is_file():
         raise InputError(f"input {source} does not exist or is not a file")
     return path.open("rb")
+
+
+@contextmanager
+def open_output(path: str):
+    """A text stream for a path (created or truncated), or stdout for "-"."""
+    if path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        yield f
 
 
 def read_items(source: str, *, fmt: str = "auto", whole: bool = False) -> Iterator[Item | LineError]:

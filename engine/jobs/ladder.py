@@ -12,11 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from engine import models
-from engine.codecs.summary.compressor import CompressConfig, Item, clean_text
-from engine.errors import SemzipError
-from engine.codecs.summary.extractive import compress_extractive
+from engine.codecs.item import Item, clean_text
 from engine.codecs.record import Record
+from engine.codecs.summary.compressor import CompressConfig
+from engine.codecs.summary.extractive import compress_extractive
 from engine.core.runner import LlamaError, RunnerConfig, backend_report
+from engine.errors import SemzipError
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engine.jobs.cache import RecordCache, cache_key, settings_fingerprint
-from engine.cli.commands import RunSummary, open_output
-from engine.codecs.summary.compressor import Item
-from engine.jobs.inputs import LineError, read_items
+from engine.codecs.item import Item
 from engine.codecs.record import Record
+from engine.jobs.cache import RecordCache, cache_key, settings_fingerprint
+from engine.jobs.inputs import LineError, open_output, read_items
 from engine.jobs.store import RunStore, StoreError
+from engine.jobs.summary import RunSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,8 +192,8 @@ class BatchProcessor:
 
     def _grouped(self, keys: list[str], keyed: dict) -> list[str]:
         """Keys reordered so similar texts are admitted together (the output order does not change)."""
-        from engine.jobs.grouping import group_order
         from engine.codecs.quality import Embedder
+        from engine.jobs.grouping import group_order
 
         if getattr(self, "_embedder", None) is None:  # the scorer's, when scoring is on: one model, shared vectors
             scorer = getattr(self.engine.compressor, "scorer", None)

@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 from engine.errors import LockfileError, ModelFileError
-from engine.models.lockfile import Lock, ModelEntry, cache_dir, check_gguf_header, model_file, sha256_file, verify
+from engine.models.lockfile import Lock, ModelEntry
+from engine.models.verify import cache_dir, check_gguf_header, model_file, sha256_file, verify
 
 
 def _wheel_for(requirement: str, wheel_dir: Path) -> Path:

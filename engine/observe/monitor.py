@@ -16,8 +16,8 @@ import numpy as np
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from engine.observe.gpu import GpuProbe
 from engine.jobs.store import RunStore
+from engine.observe.gpu import GpuProbe
 
 log = logging.getLogger(__name__)
 _LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import InputError
-from engine.observe.monitor import percentiles
 from engine.codecs.record import Record
+from engine.errors import InputError
 from engine.jobs.store import RunStore
+from engine.observe.monitor import percentiles
 
 
 def store_path_for(run: str) -> Path:

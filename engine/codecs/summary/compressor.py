@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from engine.codecs.facts import contains, extract_facts, normalise
+from engine.codecs.item import Item, clean_text
+from engine.codecs.quality import Scorer
+from engine.codecs.record import Record, render
 from engine.codecs.summary import prompts
 from engine.codecs.summary.chunking import split_text
 from engine.codecs.summary.extractive import compress_extractive
-from engine.codecs.facts import contains, extract_facts, normalise
-from engine.core.generator import BatchedGenerator
 from engine.codecs.summary.keyphrases import keyphrases
-from engine.codecs.quality import Scorer
-from engine.codecs.record import Record, render
+from engine.core.generator import BatchedGenerator
 from engine.core.runner import ModelRunner
 from engine.core.sequence import Request
 
@@ -26,21 +26,6 @@ class CompressConfig:
     quality_threshold: float = 0.85
     score: bool = True
     target_ratio: float = 8.0  # sizes the grammar's bounds for each record
-
-
-@dataclass(slots=True)
-class Item:
-    """One memory to compress: its id, text, the input's other fields, and the line it came from."""
-
-    id: str
-    text: str
-    meta: dict = field(default_factory=dict)
-    line: int = 0
-
-
-def clean_text(text: str) -> str:
-    """Drop NUL and other control characters (newlines and tabs stay): they only confuse the model."""
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
 
 
 def parse_record_json(text: str) -> tuple[str, list[str]] | None:

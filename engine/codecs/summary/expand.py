@@ -1,8 +1,8 @@
 """Reconstruction by the model: a natural narrative written from a record's summary and facts, batched."""
 from __future__ import annotations
 
-from engine.core.generator import BatchedGenerator
 from engine.codecs.record import Record, render
+from engine.core.generator import BatchedGenerator
 from engine.core.sequence import Request
 
 SYSTEM = (
