@@ -67,6 +67,21 @@ class Batch:
         self.n_tokens = i + n
         return i + n - 1
 
+    def add_many(self, tokens, positions, seq_ids, logits) -> None:
+        """Append entries given as parallel sequences (token, position, sequence id, logits flag)."""
+        i, n = self.n_tokens, len(tokens)
+        if not n == len(positions) == len(seq_ids) == len(logits):
+            raise LlamaError("add_many needs sequences of equal length")
+        if i + n > self.capacity:
+            raise LlamaError(f"batch has room for {self.capacity - i} entries, not {n}")
+        self._tokens[i : i + n] = tokens
+        self._pos[i : i + n] = positions
+        self._n_seq_id[i : i + n] = 1
+        self._logits[i : i + n] = logits
+        for k, s in enumerate(seq_ids, start=i):
+            self._seq_ids[k][0] = s
+        self.n_tokens = i + n
+
     def close(self) -> None:
         if self._open:
             C.llama_batch_free(self._struct)

@@ -34,6 +34,7 @@ class ContextParams:
     n_threads: int = 0  # 0: physical cores
     n_threads_batch: int = 0
     flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
+    swa_full: bool = False  # full-size sliding-window caches (more memory, no cell reuse)
 
     def __post_init__(self):
         if self.n_ctx < 16 or self.n_batch < 1 or self.n_ubatch < 1 or self.n_seq_max < 1:
@@ -57,6 +58,7 @@ class Context:
         cp.n_threads_batch = params.n_threads_batch or threads
         cp.no_perf = False
         cp.flash_attn_type = params.flash_attn
+        cp.swa_full = params.swa_full
         handle = C.llama_init_from_model(model.handle, cp)
         if not handle:
             raise ContextError(f"llama.cpp could not create a context {params} for model {model.path}")
@@ -96,6 +98,14 @@ class Context:
         if rc == 2:
             raise DecodeAborted("llama_decode aborted")
         raise LlamaError(f"llama_decode failed with code {rc} for a batch of {batch.n_tokens} tokens")
+
+    def all_logits(self, n_outputs: int) -> np.ndarray:
+        """Logits of every entry whose flag was set, in batch order, as one (n_outputs, n_vocab) float32 view
+        (valid until the next decode)."""
+        ptr = C.llama_get_logits(self.handle)
+        if not ptr:
+            raise LlamaError("llama_get_logits returned NULL: no entry of the last batch asked for logits")
+        return np.ctypeslib.as_array(ptr, shape=(n_outputs, self.model.n_vocab))
 
     def logits(self, i: int) -> np.ndarray:
         """Logits of batch entry i as a float32 view (valid until the next decode)."""

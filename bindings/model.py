@@ -16,6 +16,9 @@ class ModelParams:
     n_gpu_layers: int = 0
     use_mmap: bool = True
     vocab_only: bool = False
+    # Repacked weights (CPU_REPACK buffers) run 4-row groups through one kernel and the rest through
+    # another, so a row's logits depend on its place in the ubatch; lossless coding turns them off.
+    use_extra_bufts: bool = True
 
 
 class Model:
@@ -29,6 +32,7 @@ class Model:
         mp.n_gpu_layers = params.n_gpu_layers
         mp.use_mmap = params.use_mmap
         mp.vocab_only = params.vocab_only
+        mp.use_extra_bufts = params.use_extra_bufts
         handle = C.llama_model_load_from_file(str(self.path).encode(), mp)
         if not handle:
             raise ModelLoadError(f"llama.cpp could not load model {self.path} (n_gpu_layers={params.n_gpu_layers})")

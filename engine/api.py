@@ -8,27 +8,38 @@ from collections.abc import Iterable
 from engine import models
 from engine.batcher import SubmissionBatcher
 from engine.codecs.item import Item
-from engine.codecs.record import Record, render
+from engine.codecs.record import MODEL_CODED, Record, render
 from engine.codecs.summary.compressor import CompressConfig, Compressor
 from engine.codecs.summary.expand import expand
-from engine.core.runner import ModelRunner, RunnerConfig
+from engine.core.runner import ModelRunner, RunnerConfig, backend_report
+
+MODES = ("summary", "lossless")
 
 
 class Engine:
-    """One model, shared by every caller; safe to call from several threads (calls take turns on the model)."""
+    """One model, shared by every caller; safe to call from several threads (calls take turns on the model).
+
+    mode: summary (the model writes a summary and facts: readable without a model) or lossless (the exact
+    text, arithmetic-coded under the model's predictions: decoding needs the same model).
+    """
 
     def __init__(
         self,
         model: str | None = None,
         runner_config: RunnerConfig = RunnerConfig(),
         compress_config: CompressConfig = CompressConfig(),
+        mode: str = "summary",
     ):
-        self.model_path, self.model_entry = models.resolve(model)
-        # Cache keys need the weights' identity; an unpinned file is identified by path, size and mtime.
-        st = self.model_path.stat()
-        self.model_sha = self.model_entry.sha256 if self.model_entry else f"{self.model_path}:{st.st_size}:{st.st_mtime_ns}"
-        self.runner = ModelRunner(self.model_path, runner_config)
-        self.compressor = Compressor(self.runner, compress_config)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = mode
+        self.model_path, self.model_entry = models.resolve(model, mode=mode)
+        self.model_sha = _identity(self.model_path, self.model_entry, exact=mode != "summary")
+        if mode == "summary":
+            self.runner = ModelRunner(self.model_path, runner_config)
+            self.compressor = Compressor(self.runner, compress_config)
+        else:
+            self.runner, self.compressor = _lossless(self.model_path, self.model_sha, runner_config)
         self._lock = threading.Lock()  # the model runs one call at a time; the batcher merges callers
         self._batcher = SubmissionBatcher(self._compress_locked)
 
@@ -51,13 +62,40 @@ class Engine:
         fixed batches rely on it for deterministic output)."""
         return self._compress_locked(items)
 
+    def decode(self, records: Iterable[Record]) -> list[str | ValueError]:
+        """The text each record gives back, or the error that names why it cannot (coded records decode together)."""
+        records = list(records)
+        out: list[str | ValueError | None] = [None] * len(records)
+        coded = [i for i, r in enumerate(records) if r.kind in MODEL_CODED]
+        if coded and self.mode == "summary":
+            raise ValueError(f"record {records[coded[0]].id!r} is {records[coded[0]].kind}-coded: open "
+                             f"Engine(mode='lossless') with the model that coded it")
+        if coded:
+            with self._lock:
+                for i, text in zip(coded, self.compressor.decompress([records[i] for i in coded])):
+                    out[i] = text
+        for i, rec in enumerate(records):
+            if out[i] is None:
+                try:
+                    out[i] = render(rec)
+                except ValueError as exc:
+                    out[i] = exc
+        return out  # type: ignore[return-value]
+
     def reconstruct(self, records: Iterable[Record], mode: str = "render") -> list[str]:
-        """render: deterministic text from the record alone; expand: a narrative written by the model."""
+        """render: the record's own text (decoded for coded kinds); expand: a narrative written by the model.
+
+        Raises the first decoding error; decode() returns them per record instead.
+        """
         records = list(records)
         if mode == "render":
-            return [render(r) for r in records]
-        if mode != "expand":
-            raise ValueError(f"mode must be 'render' or 'expand', got {mode!r}")
+            texts = self.decode(records)
+            for t in texts:
+                if isinstance(t, ValueError):
+                    raise t
+            return texts  # type: ignore[return-value]
+        if mode != "expand" or self.mode != "summary":
+            raise ValueError(f"reconstruct mode must be 'render' (or 'expand' on a summary engine), got {mode!r}")
         with self._lock:
             return expand(self.compressor.generator, records)
 
@@ -77,3 +115,34 @@ class Engine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _identity(path, entry, exact: bool) -> str:
+    """The weights' identity: the pinned sha256; for an unpinned file, its sha256 when records must name their
+    model (coded modes), else path, size and mtime (cache keys only)."""
+    if entry is not None and entry.sha256:
+        return entry.sha256
+    if exact:
+        return models.sha256_file(path)
+    st = path.stat()
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _lossless(path, model_sha: str, runner_config: RunnerConfig):
+    """A runner in the canonical regime, proven by the self-test, and the codec over it."""
+    from engine.codecs.lossless import selftest
+    from engine.codecs.lossless.codec import LosslessCodec
+    from engine.codecs.lossless.regime import Regime, force_tiled_kernels
+
+    force_tiled_kernels()
+    regime = Regime()
+    config = regime.runner_config(max(runner_config.num_slots, 8), runner_config.n_gpu_layers, runner_config.n_threads)
+    runner = ModelRunner(path, config)
+    try:
+        regime = selftest.check(runner, regime)
+        gpus = backend_report().gpus if config.n_gpu_layers else []
+        backend = gpus[0].name if gpus else "CPU"
+        return runner, LosslessCodec(runner, model_sha, backend, regime)
+    except BaseException:
+        runner.close()
+        raise

@@ -13,6 +13,12 @@ def model_path():
 
 
 @pytest.fixture(scope="session")
+def lossless_model_path():
+    path, _ = models.resolve(None, mode="lossless")
+    return path
+
+
+@pytest.fixture(scope="session")
 def runner(model_path):
     from engine.core.runner import ModelRunner, RunnerConfig
 

@@ -17,7 +17,7 @@ def _models(args) -> int:
 
     lock = models.load_lock()
     if args.models_cmd == "fetch":
-        names = [args.name] if args.name else [lock.default]
+        names = [args.name] if args.name else list(dict.fromkeys([lock.default, lock.default_lossless]))
         for name in names:
             path = fetch.fetch(lock.get(name), force=args.force)
             print(f"{name}: {path} (verified)")
@@ -62,24 +62,26 @@ def _configs(args):
         raise UsageError(str(exc)) from None
 
 
-def _engine(args):
+def _engine(args, mode: str | None = None):
     from engine.api import Engine
 
     runner_config, compress_config = _configs(args)
-    return Engine(model=args.model, runner_config=runner_config, compress_config=compress_config)
+    return Engine(model=args.model, runner_config=runner_config, compress_config=compress_config,
+                  mode=mode or getattr(args, "codec", "summary"))
 
 
 def _compress(args) -> int:
     from engine.cli.commands import MAX_EXIT_FAILURES
     from engine.jobs.ladder import LadderEngine
-    from engine.jobs.pipeline import BatchProcessor, RunOptions, drop_store_files, store_path_for
+    from engine.jobs.pipeline import BatchProcessor, RunOptions, container_for, drop_store_files, store_path_for
     from engine.jobs.store import RunStore
     from engine.observe.monitor import Monitor
 
     try:
         options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
                              group_threshold=args.group, cache_size=args.cache_size, cache_ttl_s=args.cache_ttl,
-                             persistent_cache=not args.no_persistent_cache)
+                             persistent_cache=not args.no_persistent_cache,
+                             container=container_for(args.container, args.output))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     configs = _configs(args)  # settings errors before anything is created
@@ -89,7 +91,7 @@ def _compress(args) -> int:
     if args.no_fallback:
         engine = _engine(args)
     else:
-        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None)
+        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None, mode=args.codec)
     with engine:
         # The monitor writes its last snapshot into the store after the run: the store is dropped after that.
         processor = BatchProcessor(engine, dataclasses.replace(options, drop_store=False), monitor)
@@ -116,16 +118,33 @@ def _compress(args) -> int:
 
 
 def _reconstruct(args) -> int:
-    from engine.cli.commands import MAX_EXIT_FAILURES, reconstruct_file
+    import time
+
+    from engine.cli.commands import MAX_EXIT_FAILURES, coding_model, read_records, reconstruct_file
     from engine.codecs.record import render
 
-    if args.mode == "render":
-        n, failed = reconstruct_file(lambda recs: [render(r) for r in recs], args.input, args.output)
-    else:
+    parsed = read_records(args.input, args.id)
+    model = coding_model(parsed, args.model)  # the model named by coded records' profiles, or --model
+    t0 = time.perf_counter()
+    if args.mode == "expand":
         with _engine(args) as engine:
-            n, failed = reconstruct_file(lambda recs: engine.reconstruct(recs, mode="expand"), args.input, args.output)
-    print(f"{n} records, {failed} failed", file=sys.stderr)
+            failed = reconstruct_file(lambda recs: engine.reconstruct(recs, mode="expand"), parsed, args.output)
+    elif model is not None:
+        args.model = model
+        with _engine(args, mode="lossless") as engine:
+            t0 = time.perf_counter()  # the model's load and self-test are not the decode
+            failed = reconstruct_file(engine.decode, parsed, args.output)
+    else:
+        failed = reconstruct_file(lambda recs: [_render_or_error(render, r) for r in recs], parsed, args.output)
+    print(f"{len(parsed)} records, {failed} failed, {time.perf_counter() - t0:.2f} s to decode", file=sys.stderr)
     return min(failed, MAX_EXIT_FAILURES)
+
+
+def _render_or_error(render, rec):
+    try:
+        return render(rec)
+    except ValueError as exc:
+        return exc
 
 
 def _eval(args) -> int:
@@ -186,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("input", help="input file, or - for stdin")
     c.add_argument("-o", "--output", default="-", help="output JSONL of records, or - for stdout")
     c.add_argument("--format", default="auto", choices=["auto", "jsonl", "text"])
+    c.add_argument("--mode", dest="codec", default="summary", choices=["summary", "lossless"],
+                   help="summary: a readable summary and facts; lossless: the exact text, arithmetic-coded under the "
+                        "model (decoding needs the same model)")
+    c.add_argument("--container", default="auto", choices=["auto", "jsonl", "binary"],
+                   help="records as JSON lines, or a binary .szr container (raw payloads, an index for random access); "
+                        "auto: binary when OUTPUT ends in .szr")
     c.add_argument("--whole", action="store_true", help="the whole file is one memory")
     c.add_argument("--batch", type=int, default=64, help="items read and compressed together (a checkpoint each)")
     c.add_argument("--resume", action="store_true", help="continue an interrupted run from its store")
@@ -208,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reconstruct", help="readable text from records")
     r.add_argument("input")
     r.add_argument("-o", "--output", default="-")
-    r.add_argument("--mode", choices=["render", "expand"], default="render", help="render: no model; expand: the model writes")
+    r.add_argument("--mode", choices=["render", "expand"], default="render",
+                   help="render: the record's text (coded records are decoded with the model they name); expand: the "
+                        "model writes a narrative from a summary record")
+    r.add_argument("--id", action="append", default=None, metavar="ID",
+                   help="only this record (repeatable); a .szr container reads just that record")
     _add_engine_args(r)
     r.set_defaults(func=_reconstruct)
 

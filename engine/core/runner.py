@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 from typing import TYPE_CHECKING
 
 from bindings import (
@@ -30,6 +32,8 @@ class RunnerConfig:
     n_threads: int = 0
     flash_attn: int = -1  # -1 auto, 0 off, 1 on
     grammar_check_first: bool = True  # see Sampler.sample; False is the slow reference path
+    use_extra_bufts: bool = True  # weight repacking; off where logits must not depend on the ubatch's shape
+    swa_full: bool = False
 
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:
@@ -43,7 +47,8 @@ class ModelRunner:
 
     def __init__(self, model_path: str | Path, config: RunnerConfig = RunnerConfig()):
         self.config = config
-        self.model = Model(model_path, ModelParams(n_gpu_layers=config.n_gpu_layers, use_mmap=config.use_mmap))
+        self.model = Model(model_path, ModelParams(n_gpu_layers=config.n_gpu_layers, use_mmap=config.use_mmap,
+                                                   use_extra_bufts=config.use_extra_bufts))
         try:
             self.ctx = Context(
                 self.model,
@@ -55,6 +60,7 @@ class ModelRunner:
                     kv_unified=config.kv_unified,
                     n_threads=config.n_threads,
                     flash_attn=config.flash_attn,
+                    swa_full=config.swa_full,
                 ),
             )
         except Exception:
@@ -104,6 +110,24 @@ class ModelRunner:
                 wanted.append((seq.id, seq.slot, last))
         self.ctx.decode(self.batch)
         return {seq_id: self._samplers[slot].sample(self.ctx, idx) for seq_id, slot, idx in wanted}
+
+    def forward(self, tokens, positions, seq_ids, wants_logits) -> np.ndarray:
+        """One llama_decode over explicit entries (parallel sequences of equal length); returns the logits of
+        the entries that asked for them, in order, as an (n, n_vocab) view valid until the next decode."""
+        self.batch.clear()
+        self.batch.add_many(tokens, positions, seq_ids, wants_logits)
+        self.ctx.decode(self.batch)
+        n_out = int(np.count_nonzero(wants_logits))
+        return self.ctx.all_logits(n_out) if n_out else np.empty((0, self.model.n_vocab), dtype=np.float32)
+
+    def drop_seq(self, seq_id: int) -> None:
+        """Remove every KV cell of seq_id."""
+        self.ctx.seq_rm(seq_id)
+
+    def copy_seq(self, src: int, dst: int) -> None:
+        """Replace dst's KV with a copy of src's (whole sequences: split KV streams copy only whole ones)."""
+        self.ctx.seq_rm(dst)
+        self.ctx.seq_cp(src, dst)
 
     def _prepare_slot(self, slot: int, base_pos: int, request) -> None:
         self.ctx.seq_rm(slot)

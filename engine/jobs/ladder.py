@@ -16,6 +16,7 @@ from engine.codecs.item import Item, clean_text
 from engine.codecs.record import Record
 from engine.codecs.summary.compressor import CompressConfig
 from engine.codecs.summary.extractive import compress_extractive
+from engine.codecs.zstd import zstd_record
 from engine.core.runner import LlamaError, RunnerConfig, backend_report
 from engine.errors import SemzipError
 
@@ -30,8 +31,9 @@ class Rung:
     n_gpu_layers: int = 0
 
 
-def plan(model: str | None, n_gpu_layers: int) -> list[Rung]:
-    """The rungs below (and including) what was asked for."""
+def plan(model: str | None, n_gpu_layers: int, mode: str = "summary") -> list[Rung]:
+    """The rungs below (and including) what was asked for; with no model left, extractive summaries, or zstd for
+    the coded modes (the text stays exact)."""
     rungs = []
     if n_gpu_layers:
         rungs.append(Rung("gpu", "g", model, n_gpu_layers))
@@ -39,11 +41,11 @@ def plan(model: str | None, n_gpu_layers: int) -> list[Rung]:
         rungs.append(Rung("gpu-partial", "p", model, partial))
     rungs.append(Rung("cpu", "c", model, 0))
     lock = models.load_lock()
-    current = lock.entries.get(model or lock.default)
+    current = lock.entries.get(model or lock.default_for(mode))
     floor = current.fallback_order if current else 0
     smaller = sorted((e for e in lock.entries.values() if e.fallback_order > floor), key=lambda e: e.fallback_order)
     rungs += [Rung(f"model:{e.name}", f"m{e.fallback_order}", e.name, 0) for e in smaller]
-    rungs.append(Rung("extractive", "x", None, 0))
+    rungs.append(Rung("extractive", "x", None, 0) if mode == "summary" else Rung("zstd", "z", None, 0))
     return rungs
 
 
@@ -76,11 +78,25 @@ class ExtractiveEngine:
         pass
 
 
+class ZstdEngine(ExtractiveEngine):
+    """The coded modes' last rung: the exact text, zstd-compressed and flagged."""
+
+    model_sha = "zstd"
+    model_path = Path("zstd")
+
+    def compress_direct(self, items: list[Item]) -> list[Record]:
+        return [zstd_record(it) for it in items]
+
+    compress = compress_direct
+
+
 class LadderEngine:
     """An Engine that steps down the ladder when loading or decoding fails."""
 
-    def __init__(self, model: str | None, runner_config: RunnerConfig, compress_config: CompressConfig, on_step=None):
-        self.rungs = plan(model, runner_config.n_gpu_layers)
+    def __init__(self, model: str | None, runner_config: RunnerConfig, compress_config: CompressConfig, on_step=None,
+                 mode: str = "summary"):
+        self.mode = mode
+        self.rungs = plan(model, runner_config.n_gpu_layers, mode)
         self.runner_config = runner_config
         self.compress_config = compress_config
         self.on_step = on_step or (lambda rung, reason: None)
@@ -101,13 +117,14 @@ class LadderEngine:
             self.index += 1
             rung = self.rungs[self.index]
             try:
-                if rung.name == "extractive":
-                    self.engine = ExtractiveEngine(self.compress_config, self.runner_config)
+                if rung.name in ("extractive", "zstd"):  # no model left
+                    last = ExtractiveEngine if rung.name == "extractive" else ZstdEngine
+                    self.engine = last(self.compress_config, self.runner_config)
                     return
                 if rung.n_gpu_layers and not backend_report().supports_gpu_offload:
                     raise SemzipError("this llama.cpp build has no GPU offload (see `semzip doctor`)")
                 cfg = dataclasses.replace(self.runner_config, n_gpu_layers=rung.n_gpu_layers)
-                self.engine = Engine(rung.model, cfg, self.compress_config)
+                self.engine = Engine(rung.model, cfg, self.compress_config, mode=self.mode)
                 return
             except (SemzipError, LlamaError, ValueError) as exc:
                 self._step(rung, str(exc))

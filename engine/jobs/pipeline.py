@@ -17,6 +17,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from engine.codecs.item import Item
+from engine.codecs.container import write_container
 from engine.codecs.record import Record
 from engine.jobs.cache import RecordCache, cache_key, settings_fingerprint
 from engine.jobs.inputs import LineError, open_output, read_items
@@ -34,11 +35,23 @@ class RunOptions:
     cache_ttl_s: float = 24 * 3600
     persistent_cache: bool = True  # keep records in the run store too, so a re-run does no model work
     group_threshold: float | None = None  # cosine for similarity grouping within a batch; None: input order
+    container: str = "jsonl"  # or "binary" (engine/codecs/container.py)
 
     def __post_init__(self):
         if self.batch < 1 or self.cache_size < 0 or self.cache_ttl_s <= 0:
             raise ValueError(f"need batch >= 1, cache size >= 0 and cache TTL > 0, got {self.batch}, "
                              f"{self.cache_size}, {self.cache_ttl_s}")
+        if self.container not in ("jsonl", "binary"):
+            raise ValueError(f"container must be jsonl or binary, got {self.container!r}")
+
+
+def container_for(choice: str, output: str) -> str:
+    """--container auto: the binary container for an OUTPUT ending in .szr, JSON lines otherwise."""
+    if choice != "auto":
+        if choice == "binary" and output == "-":
+            raise ValueError("the binary container needs an output file: stdout gets JSON lines")
+        return choice
+    return "binary" if output.endswith(".szr") else "jsonl"
 
 
 def store_path_for(options: RunOptions, output: str) -> str | None:
@@ -203,6 +216,12 @@ class BatchProcessor:
 
     def _write_output(self, store: RunStore, output: str, summary: RunSummary) -> None:
         """Write OUT from the journal atomically: a crash leaves the old file or the complete new one."""
+        if self.options.container == "binary":
+            rows = list(store.journal_rows())
+            records = [Record.from_json(line) for _, line, _ in rows]
+            for (_, _, size), rec, stored in zip(rows, records, write_container(output, records)):
+                summary.add(size, rec, stored)
+            return
         tmp = output + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             for _, line, size in store.journal_rows():

@@ -23,12 +23,13 @@ class RunSummary:
     generated_tokens: int = 0
     cache: dict = field(default_factory=dict)
 
-    def add(self, size_in: int, rec: Record) -> None:
+    def add(self, size_in: int, rec: Record, size_out: int | None = None) -> None:
+        """size_out: the record's bytes in the output container (default: its JSON line)."""
         self.kinds[rec.kind] += 1
         if rec.kind == "error":
             self.failed += 1
             return
-        size_out = rec.stored_bytes
+        size_out = rec.stored_bytes if size_out is None else size_out
         self.bytes_in += size_in
         self.bytes_out += size_out
         self.ratios.append(size_in / size_out)

@@ -31,13 +31,21 @@ class ModelEntry:
 @dataclass(frozen=True, slots=True)
 class Lock:
     path: Path
-    default: str
+    default: str  # the summary writer
     entries: dict[str, ModelEntry]
+    default_lossless: str = ""  # the predictor for lossless and --ratio records (default: the same as default)
 
     def get(self, name: str) -> ModelEntry:
         if name not in self.entries:
             raise LockfileError(f"{self.path} has no model named {name!r}; known: {', '.join(sorted(self.entries))}")
         return self.entries[name]
+
+    def default_for(self, mode: str) -> str:
+        return (self.default_lossless or self.default) if mode in ("lossless", "ratio") else self.default
+
+    def by_sha(self, prefix: str) -> ModelEntry | None:
+        """The entry whose pinned sha256 starts with prefix (a coded record names its model so)."""
+        return next((e for e in self.entries.values() if e.sha256 and e.sha256.startswith(prefix)), None)
 
 
 def lock_path() -> Path:
@@ -74,4 +82,7 @@ def load_lock(path: Path | None = None) -> Lock:
     default = data.get("default")
     if default not in entries:
         raise LockfileError(f"{path}: default model {default!r} has no [models] entry")
-    return Lock(path, default, entries)
+    default_lossless = data.get("default_lossless", default)
+    if default_lossless not in entries:
+        raise LockfileError(f"{path}: default_lossless model {default_lossless!r} has no [models] entry")
+    return Lock(path, default, entries, default_lossless)

@@ -1,0 +1,150 @@
+"""Memories in, lossless records out, and back: exact text through the model's arithmetic code.
+
+A record's payload is varint(number of segments), then per segment varint(tokens) and, for all but the
+last, varint(code bytes), then the code. Texts longer than one KV stream holds are cut into segments,
+each coded after the priming text on its own. The record's checksum is the CRC-32 of the UTF-8 text:
+a decode that does not reproduce it becomes an error naming the record, never wrong text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.codecs import varint
+from engine.codecs.item import Item
+from engine.codecs.lossless.coder import CODER_ID
+from engine.codecs.lossless.priming import PRIMING_ID, PRIMING_TEXT
+from engine.codecs.lossless.regime import REGIME_ID, Regime
+from engine.codecs.lossless.stream import PrimedRunner, decode_all, encode_all
+from engine.codecs.lossless.tokens import ExactTokenizer
+from engine.codecs.record import Record, checksum
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a decoder must share with the encoder: weights, regime, priming text and coder, plus the backend."""
+
+    model_sha: str
+    backend: str
+
+    @property
+    def key(self) -> str:
+        """Stored with each coded record: the parts that must match, then the backend the code was made on."""
+        return f"{self.model_sha[:16]}.{REGIME_ID}.{PRIMING_ID}.{CODER_ID}.{self.backend}"
+
+    @staticmethod
+    def compatible(stored: str, current: str) -> bool:
+        """Same weights, regime, priming and coder; another backend is tried (the checksum catches a mismatch)."""
+        return stored.rsplit(".", 1)[0] == current.rsplit(".", 1)[0]
+
+
+class DecodeError(ValueError):
+    """A record that cannot be decoded to its checksum: corrupt, truncated, or coded under other numerics."""
+
+
+def pack_payload(segments: list[tuple[int, bytes]]) -> bytes:
+    out = bytearray(varint.encode(len(segments)))
+    for i, (num_tokens, code) in enumerate(segments):
+        out += varint.encode(num_tokens)
+        if i < len(segments) - 1:
+            out += varint.encode(len(code))
+        out += code
+    return bytes(out)
+
+
+def unpack_payload(payload: bytes) -> list[tuple[int, bytes]]:
+    count, pos = varint.decode(payload)
+    if count > len(payload):
+        raise ValueError(f"payload claims {count} segments in {len(payload)} bytes")
+    segments = []
+    for i in range(count):
+        num_tokens, pos = varint.decode(payload, pos)
+        if i < count - 1:
+            size, pos = varint.decode(payload, pos)
+        else:
+            size = len(payload) - pos
+        if pos + size > len(payload):
+            raise ValueError("payload is truncated")
+        segments.append((num_tokens, payload[pos : pos + size]))
+        pos += size
+    return segments
+
+
+class LosslessCodec:
+    """Codes many memories at once over one runner built with Regime.runner_config."""
+
+    def __init__(self, runner, model_sha: str, backend: str = "CPU", regime: Regime = Regime()):
+        self.runner = runner
+        self.regime = regime
+        self.tokenizer = ExactTokenizer(runner.model)
+        prime = runner.model.tokenize(PRIMING_TEXT, add_special=True, parse_special=False)
+        self.primed = PrimedRunner(runner, regime, prime)
+        self.profile = Profile(model_sha, backend)
+        self.config = regime  # what the batch processor's cache keys and resume checks fingerprint
+        self.last_results: list = []  # summary mode's per-request generator results; none here
+        # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
+        self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
+
+    def segments(self, tokens: list[int]) -> list[list[int]]:
+        n = self.segment_tokens
+        return [tokens[i : i + n] for i in range(0, len(tokens), n)] or [[]]
+
+    def compress(self, items: list[Item], with_bits: bool = False):
+        """One record per item, in order (with_bits: also each item's per-token surprisal, for the ratio knob)."""
+        records: list[Record | None] = [None] * len(items)
+        jobs: list[tuple[int, list[int]]] = []
+        for i, item in enumerate(items):
+            try:
+                data = item.text.encode("utf-8")
+                tokens = self.tokenizer.encode(item.text)
+            except (UnicodeEncodeError, ValueError) as exc:
+                records[i] = Record(item.id, "error", error=f"{item.id}: cannot be coded exactly ({exc})",
+                                    line=item.line, meta=item.meta)
+                continue
+            records[i] = Record(item.id, "lossless", checksum=checksum(data), profile=self.profile.key, meta=item.meta)
+            jobs += [(i, seg) for seg in self.segments(tokens)]
+        streams = [seg for _, seg in jobs]
+        codes, bits = encode_all(self.primed, streams, True) if with_bits else (encode_all(self.primed, streams), None)
+        bits = bits or [[] for _ in jobs]
+        per_item: dict[int, list] = {}
+        for (i, seg), code, b in zip(jobs, codes, bits):
+            per_item.setdefault(i, []).append((len(seg), code, b))
+        surprisal: list[list[float]] = [[] for _ in items]
+        for i, parts in per_item.items():
+            records[i].payload = pack_payload([(n, code) for n, code, _ in parts])
+            surprisal[i] = [x for _, _, b in parts for x in b]
+        return (records, surprisal) if with_bits else records
+
+    def decompress(self, records: list[Record]) -> list[str | DecodeError]:
+        """The text of each record, or a DecodeError naming it; records decode together, each only once."""
+        out: list[str | DecodeError | None] = [None] * len(records)
+        jobs: list[tuple[int, tuple[int, bytes]]] = []
+        for i, rec in enumerate(records):
+            if rec.profile is None or not Profile.compatible(rec.profile, self.profile.key):
+                out[i] = DecodeError(f"record {rec.id!r} was coded under profile {rec.profile}, this engine is "
+                                     f"{self.profile.key}: open the engine with the record's model")
+                continue
+            try:
+                jobs += [(i, seg) for seg in unpack_payload(rec.payload)]
+            except ValueError as exc:
+                out[i] = DecodeError(f"record {rec.id!r}: corrupt payload ({exc})")
+        limit = self.segment_tokens
+        bad = {i for i, (n, _) in jobs if n > limit}
+        for i in bad:
+            out[i] = DecodeError(f"record {records[i].id!r}: corrupt payload (a segment of more than {limit} tokens)")
+        jobs = [(i, seg) for i, seg in jobs if i not in bad]
+        decoded = decode_all(self.primed, [seg for _, seg in jobs])
+        pieces: dict[int, list[bytes]] = {}
+        for (i, _), tokens in zip(jobs, decoded):
+            pieces.setdefault(i, []).append(self.tokenizer.pieces(tokens))
+        for i, parts in pieces.items():
+            data = b"".join(parts)
+            rec = records[i]
+            if checksum(data) != rec.checksum:
+                out[i] = DecodeError(f"record {rec.id!r}: the decoded text does not match its checksum (corrupt record, "
+                                     f"or numerics differ from the encoder's: profile {rec.profile})")
+                continue
+            try:
+                out[i] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                out[i] = DecodeError(f"record {rec.id!r}: decoded bytes are not UTF-8")
+        return out  # type: ignore[return-value]

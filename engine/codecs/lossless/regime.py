@@ -1,0 +1,58 @@
+"""The canonical ubatch regime: the batch shapes inside which a row's logits depend on its own sequence alone.
+
+An arithmetic decoder must see bit-identical probabilities to the encoder's, yet the encoder prefills
+a memory in chunks while the decoder feeds one token at a time among other memories. What makes a
+row's logits change with the batch, read from ggml's CPU dispatch (vendored llama.cpp of 0.3.36) and
+measured with gemma-3-270m and Qwen2.5-Coder-0.5B (bench/RESULTS.md):
+
+- repacked Q4_K weights run 4-row groups through a gemm kernel and the rest through gemv, and the
+  tiled K-quant kernel takes over at 8 rows: weights are loaded without repacking
+  (use_extra_bufts off) and the tiled kernel forced for every row count (GGML_CPU_TILED_MM_FORCE=1);
+  without the force, 1-7 rows and 8+ rows are two regimes and the self-test pads to 8;
+- flash attention switches to a tiled kernel at 64 query rows of one sequence, and to a split-KV
+  reduction for a lone query row of a lone sequence over 512 or more cells: at most 63 tokens of a
+  sequence per ubatch, and never one token of one sequence alone;
+- in a unified KV cache a sequence's cells interleave with others' and the summation order follows
+  the cells: each sequence gets a KV stream of its own (kv_unified off), filled in position order.
+
+Inside those limits one row gives the same bits whatever else the ubatch holds (checked at start-up
+by the self-test, and in tests/test_lossless.py).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from engine.core.runner import RunnerConfig
+
+TILED_FORCE_ENV = "GGML_CPU_TILED_MM_FORCE"
+REGIME_ID = "r1"  # bumps when the rules above change; part of every record's numerics profile
+
+
+def force_tiled_kernels() -> None:
+    """Ask ggml for its tiled K-quant kernel at every row count; ggml reads this once, at its first matmul."""
+    os.environ.setdefault(TILED_FORCE_ENV, "1")
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    max_rows_per_stream: int = 63  # flash attention's tiled path starts at 64 query rows
+    min_rows: int = 2  # fewest rows in a ubatch: 2 with the tiled kernel forced, else 8 (set by the self-test)
+    rows_per_decode: int = 128  # n_batch = n_ubatch, so one llama_decode is exactly one ubatch
+    stream_tokens: int = 2048  # KV cells of each sequence's own stream
+
+    def __post_init__(self):
+        if not 2 <= self.min_rows <= self.max_rows_per_stream <= 63 or self.rows_per_decode < self.min_rows:
+            raise ValueError(f"invalid regime {self}")
+
+    def runner_config(self, num_slots: int, n_gpu_layers: int = 0, n_threads: int = 0) -> RunnerConfig:
+        """Context settings that keep every decode inside the regime; one more stream holds the priming text."""
+        return RunnerConfig(
+            n_gpu_layers=n_gpu_layers, n_threads=n_threads, num_slots=num_slots,
+            n_ctx=(num_slots + 1) * self.stream_tokens, n_batch=self.rows_per_decode, n_ubatch=self.rows_per_decode,
+            kv_unified=False, flash_attn=1, use_extra_bufts=False, swa_full=False,
+        )
+
+    def chunk_for(self, num_streams: int) -> int:
+        """Tokens per stream in one prefill step when num_streams streams share it."""
+        return max(1, min(self.max_rows_per_stream, self.rows_per_decode // max(num_streams, 1)))

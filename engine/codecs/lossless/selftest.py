@@ -1,0 +1,126 @@
+"""Start-up proof that the canonical regime holds on this build and machine, and a fuller report for new backends.
+
+The quick check codes nothing: it decodes the same 24 tokens, after a context of more than 512 cells,
+three ways (prefilled in chunks; one token at a time beside one padding stream; one token at a time
+among six busy streams, on another slot) and requires bit-identical probabilities. If 2-row ubatches
+disagree with chunked ones (ggml's tiled kernel not forced), it retries with a floor of 8 rows. If
+that fails too, lossless mode is refused.
+
+    python -m engine.codecs.lossless.selftest --model PATH   # the report: which row counts agree
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+import numpy as np
+
+from engine.codecs.lossless.priming import PRIMING_TEXT
+from engine.codecs.lossless.regime import Regime, force_tiled_kernels
+from engine.codecs.lossless.stream import PrimedRunner
+from engine.errors import SemzipError
+
+PROBE = ("Joanna: I finally finished the screenplay last night, all 112 pages! Nate: That's amazing, "
+         "congrats! When do you send it to the festival in Austin?")
+
+
+class RegimeError(SemzipError):
+    """The build's numerics do not hold still inside any regime: lossless coding would not decode."""
+
+    exit_code = 2
+
+
+def _context(runner) -> tuple[list[int], list[int]]:
+    text = PRIMING_TEXT * 3  # over 512 cells: flash attention's split-KV path would show here
+    context = runner.model.tokenize(text, add_special=True, parse_special=False)
+    probe = runner.model.tokenize(PROBE, add_special=False, parse_special=False)[:24]
+    return context, probe
+
+
+def _chunked(primed: PrimedRunner, probe: list[int], chunk: int, slot: int) -> np.ndarray:
+    primed.start(slot)
+    rows = []
+    for a in range(0, len(probe), chunk):
+        probs = primed.step({slot: (probe[a : a + chunk], primed.prime_len + a)}, min(chunk, len(probe) - a))
+        rows.append(probs[primed.last_plan.rows[slot]].copy())
+    primed.release(slot)
+    return np.concatenate(rows)
+
+
+def _stepped(primed: PrimedRunner, probe: list[int], slot: int, busy: list[int], filler: list[int]) -> np.ndarray:
+    for s in [slot] + busy:
+        primed.start(s)
+    rows = []
+    for k, token in enumerate(probe):
+        feeds = {s: ([filler[(k + s) % len(filler)]], primed.prime_len + k) for s in busy}
+        feeds[slot] = ([token], primed.prime_len + k)
+        probs = primed.step(feeds, 1)
+        rows.append(probs[primed.last_plan.rows[slot]].copy())
+    for s in [slot] + busy:
+        primed.release(s)
+    return np.concatenate(rows)
+
+
+def check(runner, regime: Regime) -> Regime:
+    """The regime to code with on this runner (its min_rows settled); raises RegimeError where none holds."""
+    if runner.config.num_slots < 8:
+        raise RegimeError("the self-test needs a runner with at least 8 slots")
+    context, probe = _context(runner)
+    for min_rows in (regime.min_rows, 8):
+        trial = dataclasses.replace(regime, min_rows=min_rows)
+        primed = PrimedRunner(runner, trial, context)
+        chunked = _chunked(primed, probe, 8, slot=0)
+        alone = _stepped(primed, probe, 1, [], probe)
+        crowded = _stepped(primed, probe, 5, [1, 2, 3, 4, 6, 7], probe[::-1])
+        runner.drop_seq(primed.prime_slot)
+        if np.array_equal(chunked, alone) and np.array_equal(chunked, crowded):
+            return trial
+    raise RegimeError(
+        "lossless mode is refused on this build: the same token's logits change with the batch shape even inside "
+        "the canonical regime (see `python -m engine.codecs.lossless.selftest --model ...`); use summary mode")
+
+
+def report(runner, regime: Regime) -> dict[str, bool]:
+    """For each ubatch shape, whether the probe's rows match one token at a time beside one padding stream."""
+    context, probe = _context(runner)
+    primed = PrimedRunner(runner, regime, context)
+    reference = _stepped(primed, probe, 1, [], probe)
+    out = {}
+    for chunk in (1, 2, 3, 4, 7, 8, 16, 24):
+        shape = f"1 stream x {chunk} tokens" + (" (+1 padding stream)" if chunk < regime.min_rows else "")
+        out[shape] = bool(np.array_equal(_chunked(primed, probe, chunk, 0), reference))
+    for n in (2, 4, 8):
+        busy = [s for s in range(n) if s != 1][: n - 1]
+        out[f"{n} streams x 1 token"] = bool(np.array_equal(_stepped(primed, probe, 1, busy, probe[::-1]), reference))
+    runner.drop_seq(primed.prime_slot)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p.add_argument("--model", required=True, help="GGUF path or models.lock name")
+    p.add_argument("--gpu-layers", type=int, default=0)
+    args = p.parse_args(argv)
+    force_tiled_kernels()
+    from engine.core.runner import ModelRunner
+    from engine.models import resolve
+
+    path, _ = resolve(args.model)
+    regime = Regime()
+    with ModelRunner(path, regime.runner_config(8, n_gpu_layers=args.gpu_layers)) as runner:
+        t = time.perf_counter()
+        for shape, same in report(runner, regime).items():
+            print(f"{shape:36s} {'same bits' if same else 'DIFFERENT'}")
+        try:
+            settled = check(runner, regime)
+            print(f"self-test passed: min_rows={settled.min_rows} ({time.perf_counter() - t:.1f} s)")
+            return 0
+        except RegimeError as exc:
+            print(f"self-test FAILED: {exc}")
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

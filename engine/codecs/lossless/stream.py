@@ -1,0 +1,181 @@
+"""Batched coding: many memories' token streams encoded or decoded together, every decode in the regime.
+
+The encoder knows every token, so each step feeds a chunk of each memory (a prefill); the decoder
+learns each token from the code, so each step feeds one token of each memory. Both go through the
+same canonical batches (lanes.plan_batch), so row i of either sees the same logits, bit for bit.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.codecs.lossless.coder import Decoder, Encoder, probabilities
+from engine.codecs.lossless.lanes import plan_batch
+from engine.codecs.lossless.regime import Regime
+
+
+@dataclass(slots=True)
+class CodingStats:
+    """Where a coding run spent its time: the model (llama_decode) or building distributions and coding."""
+
+    num_decodes: int = 0
+    num_rows: int = 0  # rows decoded, padding included
+    num_tokens: int = 0  # tokens coded
+    model_s: float = 0.0
+    coding_s: float = 0.0
+
+
+class PrimedRunner:
+    """A runner whose extra stream holds the priming text's KV; each memory starts from a copy of it."""
+
+    def __init__(self, runner, regime: Regime, prime_tokens: list[int]):
+        self.runner = runner
+        self.regime = regime
+        self.num_slots = runner.config.num_slots
+        if self.num_slots < 2:
+            raise ValueError("lossless coding needs at least 2 slots (a lone token is padded with a second stream)")
+        self.prime_slot = self.num_slots
+        self.prime_len = len(prime_tokens)
+        self.stats = CodingStats()
+        self._buf: np.ndarray | None = None
+        runner.drop_seq(self.prime_slot)
+        pieces = math.ceil(len(prime_tokens) / regime.max_rows_per_stream)
+        bounds = np.linspace(0, len(prime_tokens), pieces + 1).round().astype(int)  # balanced: no lone token
+        probs = None
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            probs = self.step({self.prime_slot: (prime_tokens[a:b], int(a))}, int(b - a), slots=self.num_slots + 1,
+                              last_only=True)
+        self.first_probs = probs[-1].copy()  # the distribution of every memory's first token
+
+    def start(self, slot: int) -> None:
+        self.runner.copy_seq(self.prime_slot, slot)
+
+    def release(self, slot: int) -> None:
+        self.runner.drop_seq(slot)
+
+    def step(self, feeds: dict[int, tuple[list[int], int]], chunk: int, slots: int | None = None,
+             last_only: bool = False) -> np.ndarray:
+        """Decode one canonical batch; returns probabilities for the fed rows (see plan.rows via last_plan)."""
+        plan = plan_batch(feeds, chunk, self.regime.min_rows, slots or self.num_slots, last_only)
+        t0 = time.perf_counter()
+        logits = self.runner.forward(plan.tokens, plan.positions, plan.seq_ids, plan.wants)
+        t1 = time.perf_counter()
+        if self._buf is None or self._buf.shape[0] < logits.shape[0]:
+            self._buf = np.empty((self.regime.rows_per_decode, logits.shape[1]), dtype=np.float32)
+        probs = probabilities(logits, self._buf[: logits.shape[0]])
+        for slot in plan.pad_slots:
+            self.runner.drop_seq(slot)
+        self.stats.num_decodes += 1
+        self.stats.num_rows += len(plan.tokens)
+        self.stats.model_s += t1 - t0
+        self.stats.coding_s += time.perf_counter() - t1
+        self.last_plan = plan
+        return probs
+
+
+@dataclass(slots=True)
+class _Lane:
+    index: int
+    tokens: list[int]
+    coder: object
+    fed: int = 0  # encoder: tokens fed to the model so far (all but the last need feeding)
+    total: int = 0  # decoder: tokens in this memory, from the record
+    bits: list[float] = field(default_factory=list)
+
+
+def _surprisal(probs: np.ndarray, symbols) -> list[float]:
+    """-log2 p of each symbol under its row (float estimate of what the coder spends)."""
+    rows = np.arange(len(symbols))
+    p = probs[rows, symbols].astype(np.float64) / probs.sum(axis=1, dtype=np.float64)
+    return list(-np.log2(p))
+
+
+def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool = False):
+    """Code each token list; returns the codes (and, with_bits, each token's surprisal in bits)."""
+    codes: list[bytes] = [b""] * len(streams)
+    bits: list[list[float]] = [[] for _ in streams]
+    waiting = deque(range(len(streams)))
+    lanes: dict[int, _Lane] = {}
+    stats = primed.stats
+    while waiting or lanes:
+        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, streams[i], i, with_bits))
+        for slot in [s for s, lane in lanes.items() if lane.fed >= len(lane.tokens) - 1]:
+            lane = lanes.pop(slot)  # every token but the last has been fed: its code is complete
+            codes[lane.index], bits[lane.index] = lane.coder.finish(), lane.bits
+            primed.release(slot)
+        if not lanes:
+            continue
+        chunk = primed.regime.chunk_for(max(lanes) - min(lanes) + 1)
+        feeds = {s: (lane.tokens[lane.fed : min(lane.fed + chunk, len(lane.tokens) - 1)],
+                     primed.prime_len + lane.fed) for s, lane in lanes.items()}
+        probs = primed.step(feeds, chunk)
+        t = time.perf_counter()
+        for slot, lane in lanes.items():
+            rows = probs[primed.last_plan.rows[slot]]
+            symbols = lane.tokens[lane.fed + 1 : lane.fed + 1 + rows.shape[0]]
+            lane.coder.encode(symbols, rows)
+            if with_bits:
+                lane.bits += _surprisal(rows, symbols)
+            lane.fed += rows.shape[0]
+            stats.num_tokens += rows.shape[0]
+        stats.coding_s += time.perf_counter() - t
+    return (codes, bits) if with_bits else codes
+
+
+def _start_encoder(primed: PrimedRunner, tokens: list[int], index: int, with_bits: bool) -> _Lane:
+    lane = _Lane(index, tokens, Encoder())
+    if tokens:
+        first = primed.first_probs.reshape(1, -1)
+        lane.coder.encode(tokens[:1], first)
+        if with_bits:
+            lane.bits += _surprisal(first, tokens[:1])
+        primed.stats.num_tokens += 1
+    return lane
+
+
+def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]]) -> list[list[int]]:
+    """segments: (number of tokens, code) each; returns the token lists."""
+    out: list[list[int]] = [[] for _ in segments]
+    waiting = deque(range(len(segments)))
+    lanes: dict[int, _Lane] = {}
+    stats = primed.stats
+    while waiting or lanes:
+        _admit(primed, lanes, waiting, lambda i: _start_decoder(primed, segments[i], i))
+        for slot in [s for s, lane in lanes.items() if len(lane.tokens) >= lane.total]:
+            lane = lanes.pop(slot)
+            out[lane.index] = lane.tokens
+            primed.release(slot)
+        if not lanes:
+            continue
+        feeds = {s: (lane.tokens[-1:], primed.prime_len + len(lane.tokens) - 1) for s, lane in lanes.items()}
+        probs = primed.step(feeds, 1)
+        t = time.perf_counter()
+        for slot, lane in lanes.items():
+            lane.tokens.append(lane.coder.decode(probs[primed.last_plan.rows[slot].start]))
+            stats.num_tokens += 1
+        stats.coding_s += time.perf_counter() - t
+    return out
+
+
+def _start_decoder(primed: PrimedRunner, segment: tuple[int, bytes], index: int) -> _Lane:
+    total, code = segment
+    lane = _Lane(index, [], Decoder(code), total=total)
+    if total:
+        lane.tokens.append(lane.coder.decode(primed.first_probs))
+        primed.stats.num_tokens += 1
+    return lane
+
+
+def _admit(primed: PrimedRunner, lanes: dict, waiting: deque, make) -> None:
+    """Fill free slots, lowest first, so running lanes stay on consecutive stream ids."""
+    free = (s for s in range(primed.num_slots) if s not in lanes)
+    for slot in free:
+        if not waiting:
+            return
+        i = waiting.popleft()
+        primed.start(slot)
+        lanes[slot] = make(i)

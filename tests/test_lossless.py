@@ -1,0 +1,117 @@
+"""Lossless mode with the real lossless model: exact for any text, and codes independent of the batch."""
+import json
+
+import pytest
+
+from engine.api import Engine
+from engine.cli.cli import main
+from engine.codecs.container import Container
+from engine.codecs.lossless.codec import DecodeError, unpack_payload
+from engine.codecs.lossless.coder import Decoder
+from engine.codecs.lossless.stream import decode_all
+from engine.core.runner import RunnerConfig
+
+from texts import LANDLORD
+
+TRICKY = [
+    "Plain ASCII: Ann meets Tom at 10:30 on Friday.",
+    "emoji 😀👍🏽 and CJK 漢字, accents é e\u0301, zero\u200bwidth, BOM \ufeff.",
+    "control\x00chars\x07here\x1b[0m and\ttabs\r\nwindows lines\r\n",
+    "\u2581SentencePiece's own space mark\u2581 does not survive its tokenizer\u2581",
+    "   leading and trailing blanks   \n\n\n",
+    "x",
+    LANDLORD,
+]
+NAMES = ["Ann", "Tom", "Priya", "Jon", "Mei", "Luis", "Sara", "Omar"]
+PLACES = ["Leeds", "Kyoto", "Lima", "Oslo"]
+
+
+def memories(n: int) -> list[str]:
+    """n short chat memories written for these tests, all different."""
+    out = []
+    for i in range(n):
+        a, b, place = NAMES[i % 8], NAMES[(i + 3) % 8], PLACES[i % 4]
+        out.append(f"[{i % 12 + 1}:0{i % 6} pm on {i % 27 + 1} May, 2023]\n{a}: Hi {b}! I'm back from {place}, "
+                   f"it rained {i + 2} days out of {i + 5}.\n{b}: Welcome back, {a}! Did you visit the market?\n"
+                   f"{a}: Yes, I bought {i % 5 + 1} jars of honey for ${i * 3 + 7}.")
+    return out
+
+
+def _flip(data: bytes, i: int) -> bytes:
+    return data[:i] + bytes([data[i] ^ 0x55]) + data[i + 1 :]
+
+
+@pytest.fixture(scope="module")
+def engine(lossless_model_path):
+    with Engine(str(lossless_model_path), RunnerConfig(num_slots=32), mode="lossless") as e:
+        yield e
+
+
+def test_any_text_comes_back_byte_for_byte(engine):
+    records = engine.compress(TRICKY)
+    assert [r.kind for r in records] == ["lossless"] * len(TRICKY)
+    assert engine.reconstruct(records) == TRICKY
+    assert engine.compressor.tokenizer.num_fallback_words >= 1  # the U+2581 text needed byte tokens
+    long = records[-1]
+    assert len(long.payload) * 5 < len(LANDLORD.encode())
+
+
+def test_a_code_does_not_depend_on_the_batch_it_was_made_in(engine):
+    texts = memories(32)
+    together = engine.compress(texts)
+    alone = [engine.compress([t])[0] for t in texts[:3]] + [engine.compress([texts[-1]])[0]]
+    assert [r.payload for r in alone] == [together[i].payload for i in (0, 1, 2, 31)]
+
+
+def test_a_record_decodes_alone_among_31_others_and_after_a_preemption(engine):
+    texts = memories(32)
+    records = engine.compress(texts)
+    assert engine.reconstruct(records) == texts  # all 32 lanes at once
+    assert engine.reconstruct([records[7]]) == [texts[7]]  # alone: one stream beside a padding stream
+    # Preempted: record 7 decodes 12 tokens on slot 5 while slots 0-4 decode others, loses its KV, and is
+    # decoded again from the start, alone on slot 0: the same tokens, and the whole text checks out.
+    primed = engine.compressor.primed
+    segments = [unpack_payload(records[i].payload)[0] for i in (0, 1, 2, 3, 4, 7)]
+    decoders = [Decoder(code) for _, code in segments]
+    tokens = [[d.decode(primed.first_probs)] for d in decoders]
+    for slot in range(6):
+        primed.start(slot)
+    for _ in range(12):
+        probs = primed.step({s: (tokens[s][-1:], primed.prime_len + len(tokens[s]) - 1) for s in range(6)}, 1)
+        for s in range(6):
+            tokens[s].append(decoders[s].decode(probs[primed.last_plan.rows[s].start]))
+    for slot in range(6):
+        primed.release(slot)
+    (again,) = decode_all(primed, [segments[5]])
+    assert again[:13] == tokens[5] and engine.reconstruct([records[7]]) == [texts[7]]
+
+
+def test_damaged_or_foreign_records_are_errors_naming_the_record(engine):
+    (rec,) = engine.compress([TRICKY[0]])
+    flipped = type(rec)(**{**{f: getattr(rec, f) for f in rec.__slots__}, "payload": _flip(rec.payload, 3)})
+    foreign = type(rec)(**{**{f: getattr(rec, f) for f in rec.__slots__}, "profile": "0" * 16 + rec.profile[16:]})
+    truncated = type(rec)(**{**{f: getattr(rec, f) for f in rec.__slots__}, "payload": rec.payload[:1]})
+    out = engine.decode([flipped, foreign, truncated, rec])
+    assert isinstance(out[0], DecodeError) and "checksum" in str(out[0]) and repr(rec.id) in str(out[0])
+    assert isinstance(out[1], DecodeError) and "profile" in str(out[1])
+    assert isinstance(out[2], DecodeError)
+    assert out[3] == TRICKY[0]
+
+
+def test_cli_lossless_round_trip_in_both_containers(tmp_path, lossless_model_path, capsys):
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": f"m{i}", "text": t, "session": i} for i, t in enumerate(TRICKY[:4] + memories(3))]
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\nnot json\n")
+    for out in ("out.szr", "out.jsonl"):
+        assert main(["compress", str(src), "-o", str(tmp_path / out), "--mode", "lossless", "--batch", "4",
+                     "--no-fallback", "--slots", "8"]) == 1  # the bad line
+        back = tmp_path / (out + ".back")
+        assert main(["reconstruct", str(tmp_path / out), "-o", str(back)]) == 0
+        got = [json.loads(line) for line in back.read_text().splitlines()]
+        assert [g["text"] for g in got[:-1]] == [r["text"] for r in rows]
+    box = Container(tmp_path / "out.szr")
+    assert box.get("m2").meta == {"session": 2}
+    one = tmp_path / "one.jsonl"
+    assert main(["reconstruct", str(tmp_path / "out.szr"), "--id", "m5", "-o", str(one)]) == 0
+    assert json.loads(one.read_text())["text"] == rows[5]["text"]
+    assert "to decode" in capsys.readouterr().err
