@@ -246,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--qa", default=None, help="LoCoMo-style QA JSONL (conversation, sessions, answer)")
     e.add_argument("--n", type=int, default=None, help="only the first N memories")
     e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
+    e.add_argument("--mode", dest="codec", default="summary", choices=["summary", "lossless"])
     _add_engine_args(e)
     e.set_defaults(func=_eval)
 
