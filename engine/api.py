@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Iterable
 
@@ -21,6 +22,8 @@ class Engine:
 
     mode: summary (the model writes a summary and facts: readable without a model) or lossless (the exact
     text, arithmetic-coded under the model's predictions: decoding needs the same model).
+    ratio: lossless mode's knob: memories whose exact record would be larger than bytes / ratio keep only
+    their most informative spans (verbatim, coded the same way). Summary mode sizes its records to it.
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class Engine:
         runner_config: RunnerConfig = RunnerConfig(),
         compress_config: CompressConfig = CompressConfig(),
         mode: str = "summary",
+        ratio: float | None = None,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -36,10 +40,12 @@ class Engine:
         self.model_path, self.model_entry = models.resolve(model, mode=mode)
         self.model_sha = _identity(self.model_path, self.model_entry, exact=mode != "summary")
         if mode == "summary":
+            if ratio is not None:
+                compress_config = dataclasses.replace(compress_config, target_ratio=ratio)
             self.runner = ModelRunner(self.model_path, runner_config)
             self.compressor = Compressor(self.runner, compress_config)
         else:
-            self.runner, self.compressor = _lossless(self.model_path, self.model_sha, runner_config)
+            self.runner, self.compressor = _lossless(self.model_path, self.model_sha, runner_config, ratio)
         self._lock = threading.Lock()  # the model runs one call at a time; the batcher merges callers
         self._batcher = SubmissionBatcher(self._compress_locked)
 
@@ -128,10 +134,10 @@ def _identity(path, entry, exact: bool) -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _lossless(path, model_sha: str, runner_config: RunnerConfig):
+def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | None):
     """A runner in the canonical regime, proven by the self-test, and the codec over it."""
     from engine.codecs.lossless import selftest
-    from engine.codecs.lossless.codec import LosslessCodec
+    from engine.codecs.lossless.codec import LosslessCodec, SelectiveCodec
     from engine.codecs.lossless.regime import Regime, force_tiled_kernels
 
     force_tiled_kernels()
@@ -142,7 +148,8 @@ def _lossless(path, model_sha: str, runner_config: RunnerConfig):
         regime = selftest.check(runner, regime)
         gpus = backend_report().gpus if config.n_gpu_layers else []
         backend = gpus[0].name if gpus else "CPU"
-        return runner, LosslessCodec(runner, model_sha, backend, regime)
+        codec = LosslessCodec(runner, model_sha, backend, regime)
+        return runner, (codec if ratio is None else SelectiveCodec(codec, ratio))
     except BaseException:
         runner.close()
         raise

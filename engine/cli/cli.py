@@ -67,7 +67,7 @@ def _engine(args, mode: str | None = None):
 
     runner_config, compress_config = _configs(args)
     return Engine(model=args.model, runner_config=runner_config, compress_config=compress_config,
-                  mode=mode or getattr(args, "codec", "summary"))
+                  mode=mode or getattr(args, "codec", "summary"), ratio=getattr(args, "ratio", None))
 
 
 def _compress(args) -> int:
@@ -91,7 +91,8 @@ def _compress(args) -> int:
     if args.no_fallback:
         engine = _engine(args)
     else:
-        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None, mode=args.codec)
+        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None, mode=args.codec,
+                              ratio=args.ratio)
     with engine:
         # The monitor writes its last snapshot into the store after the run: the store is dropped after that.
         processor = BatchProcessor(engine, dataclasses.replace(options, drop_store=False), monitor)
@@ -208,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--mode", dest="codec", default="summary", choices=["summary", "lossless"],
                    help="summary: a readable summary and facts; lossless: the exact text, arithmetic-coded under the "
                         "model (decoding needs the same model)")
+    c.add_argument("--ratio", type=float, default=None, metavar="R",
+                   help="target ratio: lossless mode keeps only the most informative spans of memories whose exact "
+                        "record would exceed bytes/R; summary mode sizes its records to it (default 8)")
     c.add_argument("--container", default="auto", choices=["auto", "jsonl", "binary"],
                    help="records as JSON lines, or a binary .szr container (raw payloads, an index for random access); "
                         "auto: binary when OUTPUT ends in .szr")
@@ -247,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=int, default=None, help="only the first N memories")
     e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
     e.add_argument("--mode", dest="codec", default="summary", choices=["summary", "lossless"])
+    e.add_argument("--ratio", type=float, default=None, metavar="R", help="as for compress")
     _add_engine_args(e)
     e.set_defaults(func=_eval)
 

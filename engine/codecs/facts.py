@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from wordfreq import zipf_frequency
 
 _MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 _DAYS = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -52,15 +55,26 @@ def extract_facts(text: str) -> list[str]:
 
 def extract_typed_facts(text: str) -> list[tuple[str, str]]:
     """(kind, span) pairs in order of first appearance; kind is a PATTERNS kind or "name"."""
+    seen, out = set(), []
+    for _, _, kind, value in fact_positions(text):
+        key = value.lower()
+        if value and key not in seen:
+            seen.add(key)
+            out.append((kind, value))
+    return out
+
+
+def fact_positions(text: str) -> list[tuple[int, int, str, str]]:
+    """Every fact occurrence as (start, end, kind, value), in text order (character offsets)."""
     claimed = [False] * len(text)
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int, str, str]] = []
 
     def take(start: int, end: int, value: str, kind: str) -> None:
         if any(claimed[start:end]):
             return
         for i in range(start, end):
             claimed[i] = True
-        found.append((start, kind, value.strip(" .,")))
+        found.append((start, end, kind, value.strip(" .,")))
 
     for kind, pat in PATTERNS:
         for m in pat.finditer(text):
@@ -78,13 +92,7 @@ def extract_typed_facts(text: str) -> list[tuple[str, str]]:
         if name in _COMMON:
             continue
         take(start, start + len(name), name, "name")
-    seen, out = set(), []
-    for _, kind, value in sorted(found):
-        key = value.lower()
-        if value and key not in seen:
-            seen.add(key)
-            out.append((kind, value))
-    return out
+    return sorted(found)
 
 
 _ABBREVIATIONS = ("St.", "Dr.", "Mr.", "Mrs.", "Ms.", "Prof.", "Mt.")
@@ -95,6 +103,12 @@ def _opens_sentence(text: str, start: int) -> bool:
     if before.endswith(_ABBREVIATIONS):
         return False
     return not before or before[-1] in ".!?:\n]"
+
+
+@lru_cache(maxsize=65536)
+def rarity(word: str) -> float:
+    """0 for the commonest words, up to 4 for rare ones (and unknown words, names, typos)."""
+    return min(max(6.0 - zipf_frequency(word.lower(), "en"), 0.0), 4.0)
 
 
 def normalise(text: str) -> str:

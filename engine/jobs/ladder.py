@@ -94,8 +94,8 @@ class LadderEngine:
     """An Engine that steps down the ladder when loading or decoding fails."""
 
     def __init__(self, model: str | None, runner_config: RunnerConfig, compress_config: CompressConfig, on_step=None,
-                 mode: str = "summary"):
-        self.mode = mode
+                 mode: str = "summary", ratio: float | None = None):
+        self.mode, self.ratio = mode, ratio
         self.rungs = plan(model, runner_config.n_gpu_layers, mode)
         self.runner_config = runner_config
         self.compress_config = compress_config
@@ -124,7 +124,7 @@ class LadderEngine:
                 if rung.n_gpu_layers and not backend_report().supports_gpu_offload:
                     raise SemzipError("this llama.cpp build has no GPU offload (see `semzip doctor`)")
                 cfg = dataclasses.replace(self.runner_config, n_gpu_layers=rung.n_gpu_layers)
-                self.engine = Engine(rung.model, cfg, self.compress_config, mode=self.mode)
+                self.engine = Engine(rung.model, cfg, self.compress_config, mode=self.mode, ratio=self.ratio)
                 return
             except (SemzipError, LlamaError, ValueError) as exc:
                 self._step(rung, str(exc))

@@ -148,3 +148,52 @@ class LosslessCodec:
             except UnicodeDecodeError:
                 out[i] = DecodeError(f"record {rec.id!r}: decoded bytes are not UTF-8")
         return out  # type: ignore[return-value]
+
+
+class SelectiveCodec:
+    """The ratio knob: a memory whose lossless record fits bytes / ratio is stored exactly; a larger one keeps
+    its most informative spans (selective.py), coded the same way, re-cut until the record fits."""
+
+    ROUNDS = 4  # codings of the kept text at most; the last one is stored even if a few bytes over
+
+    def __init__(self, codec: LosslessCodec, ratio: float):
+        if ratio <= 1:
+            raise ValueError(f"the ratio must be above 1, got {ratio}")
+        self.codec = codec
+        self.ratio = ratio
+        self.config = (codec.regime, ratio)
+        self.last_results: list = []
+        self.tokenizer, self.primed = codec.tokenizer, codec.primed
+
+    def decompress(self, records: list[Record]) -> list[str | DecodeError]:
+        return self.codec.decompress(records)
+
+    def compress(self, items: list[Item]) -> list[Record]:
+        from engine.codecs.container import record_size
+        from engine.codecs.lossless import selective
+
+        records, bits = self.codec.compress(items, with_bits=True)
+        plans = {}
+        for i, (item, rec) in enumerate(zip(items, records)):
+            target = len(item.text.encode()) / self.ratio
+            if rec.kind == "lossless" and record_size(rec) > target:
+                spans = selective.split_spans(item.text)
+                pieces = [self.codec.tokenizer.model.token_to_piece(t) for t in self.codec.tokenizer.encode(item.text)]
+                selective.weigh(item.text, spans, pieces, bits[i])
+                overhead = record_size(rec) - len(rec.payload) + 4  # the kept record's framing, a few bytes spare
+                plans[i] = (spans, target, max(target - overhead, 0) * 8)
+        for _ in range(self.ROUNDS):
+            if not plans:
+                break
+            order = list(plans)
+            kept = [Item(items[i].id, selective.kept_text(items[i].text, plans[i][0],
+                                                            selective.select(plans[i][0], plans[i][2])),
+                         meta=items[i].meta, line=items[i].line) for i in order]
+            for i, item, rec in zip(order, kept, self.codec.compress(kept)):
+                rec.kind = "kept" if rec.kind == "lossless" else rec.kind
+                records[i] = rec
+                spans, target, budget = plans.pop(i)
+                size = record_size(rec)
+                if size > target and budget > 0:  # context was lost with the dropped spans: cut deeper
+                    plans[i] = (spans, target, budget * target / size * 0.97)
+        return records

@@ -8,7 +8,7 @@ from engine.codecs.facts import contains, extract_facts, normalise
 from engine.codecs.item import Item, clean_text
 from engine.codecs.quality import Scorer
 from engine.codecs.record import Record, render
-from engine.codecs.summary import prompts
+from engine.codecs.summary import dates, prompts
 from engine.codecs.summary.chunking import split_text
 from engine.codecs.summary.extractive import compress_extractive
 from engine.codecs.summary.keyphrases import keyphrases
@@ -39,15 +39,15 @@ def parse_record_json(text: str) -> tuple[str, list[str]] | None:
     return " ".join(d["s"].split()), [" ".join(str(f).split()) for f in d["f"] if str(f).strip()]
 
 
-def add_dropped_facts(original: str, summary: str, facts: list[str]) -> list[str]:
-    """Facts as the model wrote them, deduplicated, then every extracted fact it left out."""
+def add_dropped_facts(original: str, summary: str, facts: list[str], resolved: list[str] = ()) -> list[str]:
+    """Facts as the model wrote them, deduplicated, then every resolved date and extracted fact it left out."""
     out, seen = [], set()
     for f in facts:
         if f.lower() not in seen:
             seen.add(f.lower())
             out.append(f)
     have = normalise(summary + " " + " ".join(out))
-    for f in extract_facts(original):
+    for f in list(resolved) + extract_facts(original):
         if not contains(have, f):
             out.append(f)
             have += normalise(f)
@@ -86,19 +86,21 @@ class Compressor:
 
     def _llm_records(self, items: list[Item], texts: list[str], style: prompts.Style) -> list[Record]:
         count = lambda s: len(self.runner.model.tokenize(s, parse_special=False))  # noqa: E731
-        jobs = [(k, chunk) for k, t in enumerate(texts) for chunk in split_text(t, self.config.chunk_tokens, count)]
+        # The model reads "yesterday (7 May 2023)": relative dates resolved against the memory's own date.
+        dated = [dates.annotate(t, it.meta) for it, t in zip(items, texts)]
+        jobs = [(k, chunk) for k, (t, _) in enumerate(dated) for chunk in split_text(t, self.config.chunk_tokens, count)]
         outputs = self._generate([c for _, c in jobs], style)
         parts: list[list[tuple[str, list[str]] | None]] = [[] for _ in items]
         for (k, _), out in zip(jobs, outputs):
             parts[k].append(parse_record_json(out))
         records = []
-        for item, text, chunk_parts in zip(items, texts, parts):
+        for item, text, chunk_parts, (annotated, when) in zip(items, texts, parts, dated):
             if any(p is None for p in chunk_parts):  # the model ran out of tokens mid-JSON: do without it
                 summary, facts = compress_extractive(text)
                 records.append(Record(item.id, "extractive", summary=summary, facts=facts, meta=item.meta))
                 continue
             summary = " ".join(p[0] for p in chunk_parts)
-            facts = add_dropped_facts(text, summary, [f for p in chunk_parts for f in p[1]])
+            facts = add_dropped_facts(annotated, summary, [f for p in chunk_parts for f in p[1]], when)
             rec = Record(item.id, "llm", summary=summary, facts=facts, meta=item.meta)
             records.append(self._fill_keyphrases(rec, text, style.scale))
         return records
@@ -135,7 +137,7 @@ class Compressor:
         low = [i for i in scored if records[i].quality < self.config.quality_threshold and records[i].kind == "llm"]
         if not low:
             return
-        retried = self._llm_records([items[i] for i in low], [texts[i] for i in low], prompts.DETAILED)
+        retried = self._llm_records([items[i] for i in low], [texts[i] for i in low], prompts.FACTUAL)
         fids = self.scorer.score_many([texts[i] for i in low], [render(r) for r in retried])
         for i, rec, fid in zip(low, retried, fids):
             rec.quality = fid.score

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
-
-from wordfreq import zipf_frequency
-
-from engine.codecs.facts import contains, normalise
+from engine.codecs.facts import contains, normalise, rarity
 
 _STOP = set(
     """a an the and or but nor so yet for of in on at to from by with about into onto over under after before
@@ -30,12 +26,6 @@ _STOP = set(
 _CLAUSE = re.compile(r"[.,;:!?()\[\]\"“”\n]+|\s[-–—]\s")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]|\d[\d,.]*")
 _SPEAKER = re.compile(r"^[A-Z][\w'’]*(?: [A-Z][\w'’]*)?:", re.M)
-
-
-@lru_cache(maxsize=65536)
-def rarity(word: str) -> float:
-    """0 for the commonest words, up to 4 for rare ones (and unknown words, names, typos)."""
-    return min(max(6.0 - zipf_frequency(word.lower(), "en"), 0.0), 4.0)
 
 
 def candidates(text: str) -> Counter:
