@@ -54,9 +54,19 @@ class RecordCache:
         anon = Record.from_json(rec.to_json())
         anon.id, anon.meta = "", {}
         line = anon.to_json()
-        with self._lock:
-            self._mem[key] = line
+        if self._mem.maxsize:  # a zero-size TTLCache raises on every insert
+            with self._lock:
+                self._mem[key] = line
         return line
+
+    def count_hit(self) -> None:
+        """A hit served from outside the cache: a record an earlier batch in flight is computing."""
+        with self._lock:
+            self.hits += 1
+
+    def can_hold(self) -> bool:
+        """Whether a record put now is found by a later get (in memory or in the run store)."""
+        return self._mem.maxsize > 0 or self._store is not None
 
     def stats(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "size": len(self._mem)}
