@@ -111,7 +111,9 @@ class BatchWorker:
 
     def identity(self) -> tuple[str, str]:
         """(model sha256, settings fingerprint): what cache keys and the store's checkpoint are made of."""
-        return self.engine.model_sha, settings_fingerprint(self.engine.compressor.config, self.engine.runner.config)
+        runner = self.engine.runner
+        threads = getattr(getattr(runner, "ctx", None), "n_threads", None)  # the extractive rung has no context
+        return self.engine.model_sha, settings_fingerprint(self.engine.compressor.config, runner.config, threads)
 
     def compute(self, number: int, items: list[Item], group_threshold: float | None = None) -> BatchResult:
         """Records for items, in their order, from one engine call (similar texts admitted together with --group)."""

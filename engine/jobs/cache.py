@@ -72,7 +72,13 @@ class RecordCache:
         return {"hits": self.hits, "misses": self.misses, "size": len(self._mem)}
 
 
-def settings_fingerprint(compress_config, runner_config) -> str:
-    """The settings a record depends on (batch shape too: greedy output can differ with it)."""
+def settings_fingerprint(compress_config, runner_config, threads: int | None = None) -> str:
+    """The settings a record depends on: batch shape and CPU threads too, greedy output can differ with them.
+
+    threads: the llama.cpp context's actual thread count (None without a model). On CPU, 1 and 2 threads
+    gave different greedy text for 3 of 8 short dialogues (tests/test_cluster.py's corpus).
+    """
     shape = {"slots": runner_config.num_slots, "token_budget": runner_config.n_batch, "ubatch": runner_config.n_ubatch}
+    if threads is not None:
+        shape["threads"] = threads
     return json.dumps({"compress": repr(compress_config), **shape}, sort_keys=True)
