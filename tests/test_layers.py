@@ -6,14 +6,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Low to high: a module imports its own layer and the layers below it. observe sits above jobs because
-# the monitor writes into the run store; the pipeline and the ladder are handed a monitor, never import it.
+# Low to high: a module imports its own layer and the layers below it. cluster runs jobs' batches on Ray
+# actors. observe sits above them because the monitor writes into the run store; the pipeline, the
+# ladder and the Ray executor are handed a monitor, never import it.
 LAYERS = (
     ("bindings",),
     ("engine.core",),
     ("engine.codecs",),
     ("engine.api", "engine.batcher"),
     ("engine.jobs",),
+    ("engine.cluster",),
     ("engine.observe",),
     ("engine.cli",),
 )

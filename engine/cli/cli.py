@@ -53,9 +53,11 @@ def _configs(args):
     from engine.core.runner import RunnerConfig
 
     try:
+        if args.threads < 0:
+            raise ValueError(f"--threads must be >= 0, got {args.threads}")
         return (
             RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers, n_batch=args.token_budget,
-                         n_ubatch=max(1, min(RunnerConfig().n_ubatch, args.token_budget))),
+                         n_ubatch=max(1, min(RunnerConfig().n_ubatch, args.token_budget)), n_threads=args.threads),
             CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
         )
     except ValueError as exc:
@@ -72,8 +74,8 @@ def _engine(args, mode: str | None = None):
 
 def _compress(args) -> int:
     from engine.cli.commands import MAX_EXIT_FAILURES
-    from engine.jobs.ladder import LadderEngine
     from engine.jobs.pipeline import BatchProcessor, RunOptions, container_for, drop_store_files, store_path_for
+    from engine.jobs.spec import EngineSpec
     from engine.jobs.store import RunStore
     from engine.observe.monitor import Monitor
 
@@ -82,20 +84,24 @@ def _compress(args) -> int:
                              group_threshold=args.group, cache_size=args.cache_size, cache_ttl_s=args.cache_ttl,
                              persistent_cache=not args.no_persistent_cache,
                              container=container_for(args.container, args.output))
+        cluster = _cluster_options(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    configs = _configs(args)  # settings errors before anything is created
+    spec = EngineSpec(args.model, *_configs(args), fallback=not args.no_fallback, mode=args.codec,
+                      ratio=args.ratio)  # settings errors before anything is created
     store_path = store_path_for(options, args.output)
     metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
     monitor = None if args.no_monitor else Monitor(model=args.model or "default", store=metrics_store)
-    if args.no_fallback:
-        engine = _engine(args)
+    if cluster is not None:
+        from engine.cluster.executor import RayExecutor
+
+        executor = engine = RayExecutor(spec, cluster)  # the actors load their engines; fallbacks come back per batch
     else:
-        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None, mode=args.codec,
-                              ratio=args.ratio)
+        executor, engine = None, spec.build(on_step=monitor.on_fallback if monitor else None)
     with engine:
         # The monitor writes its last snapshot into the store after the run: the store is dropped after that.
-        processor = BatchProcessor(engine, dataclasses.replace(options, drop_store=False), monitor)
+        processor = BatchProcessor(None if executor else engine, dataclasses.replace(options, drop_store=False),
+                                   monitor, executor=executor)
         if monitor is not None:
             monitor.slots = args.slots
             if args.metrics_port:
@@ -116,6 +122,16 @@ def _compress(args) -> int:
     if summary.failed:
         print(f"semzip: {summary.failed} line(s) failed; see the error records in the output", file=sys.stderr)
     return min(summary.failed, MAX_EXIT_FAILURES)
+
+
+def _cluster_options(args):
+    """--ray [ADDRESS] and its sizes, or None for a single-process run."""
+    if args.ray is None:
+        return None
+    from engine.cluster.executor import ClusterOptions
+
+    return ClusterOptions(address=None if args.ray == "local" else args.ray, actors=args.actors,
+                          cpus_per_actor=args.cpus_per_actor)
 
 
 def _reconstruct(args) -> int:
@@ -179,6 +195,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-budget", type=int, default=2048,
                    help="most tokens (prompt chunks + one per generating sequence) in one llama_decode")
     p.add_argument("--gpu-layers", type=int, default=0, help="layers offloaded to the GPU (-1: all)")
+    p.add_argument("--threads", type=int, default=0, help="llama.cpp CPU threads (0: physical cores; the records are the same)")
     p.add_argument("--no-score", action="store_true", help="skip fidelity scoring (and the retry it drives)")
     p.add_argument("--threshold", type=float, default=0.85, help="quality under which a record is retried once")
 
@@ -231,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="order each batch by similarity (sentence embeddings, e.g. 0.85); default: input order")
     c.add_argument("--summary-json", default=None, metavar="FILE", help="also write the run's summary as JSON here")
     c.add_argument("--sample-interval", type=float, default=1.0, help="seconds between system samples")
+    c.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="compute batches on Ray actors (pip install 'semzip[ray]'): a cluster's address, or none to "
+                        "start a local instance; the journal, output and --resume stay in this process")
+    c.add_argument("--actors", type=int, default=0,
+                   help="with --ray: engines to start (default: one per GPU, or one per --cpus-per-actor CPUs)")
+    c.add_argument("--cpus-per-actor", type=int, default=0,
+                   help="with --ray: CPUs per actor (default: --threads; 1 for GPU actors); also the threads if "
+                        "--threads is not given")
     _add_engine_args(c)
     c.set_defaults(func=_compress)
 

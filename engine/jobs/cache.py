@@ -54,15 +54,31 @@ class RecordCache:
         anon = Record.from_json(rec.to_json())
         anon.id, anon.meta = "", {}
         line = anon.to_json()
-        with self._lock:
-            self._mem[key] = line
+        if self._mem.maxsize:  # a zero-size TTLCache raises on every insert
+            with self._lock:
+                self._mem[key] = line
         return line
+
+    def count_hit(self) -> None:
+        """A hit served from outside the cache: a record an earlier batch in flight is computing."""
+        with self._lock:
+            self.hits += 1
+
+    def can_hold(self) -> bool:
+        """Whether a record put now is found by a later get (in memory or in the run store)."""
+        return self._mem.maxsize > 0 or self._store is not None
 
     def stats(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "size": len(self._mem)}
 
 
-def settings_fingerprint(compress_config, runner_config) -> str:
-    """The settings a record depends on (batch shape too: greedy output can differ with it)."""
+def settings_fingerprint(compress_config, runner_config, threads: int | None = None) -> str:
+    """The settings a record depends on: batch shape and CPU threads too, greedy output can differ with them.
+
+    threads: the llama.cpp context's actual thread count (None without a model). On CPU, 1 and 2 threads
+    gave different greedy text for 3 of 8 short dialogues (tests/test_cluster.py's corpus).
+    """
     shape = {"slots": runner_config.num_slots, "token_budget": runner_config.n_batch, "ubatch": runner_config.n_ubatch}
+    if threads is not None:
+        shape["threads"] = threads
     return json.dumps({"compress": repr(compress_config), **shape}, sort_keys=True)

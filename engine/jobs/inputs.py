@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,16 @@ class LineError:
     line: int
     id: str
     problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSource:
+    """Items in input order from anywhere (a file, stdin, a Ray Dataset), with what --resume needs to trust it."""
+
+    name: str
+    items: Iterable[Item | LineError]
+    fingerprint: str | None  # identifies the input for --resume; None: it cannot be read again (stdin)
+    total: int | None = None  # for the progress bar
 
 
 def open_input(source: str):
@@ -85,6 +95,12 @@ def _json_item(raw: bytes, n: int) -> Item | LineError:
         return LineError(n, str(n), f"line {n}: not JSON ({exc.msg} at column {exc.colno})")
     if not isinstance(obj, dict):
         return LineError(n, str(n), f"line {n}: expected a JSON object, got {type(obj).__name__}")
+    return item_from_fields(obj, n)
+
+
+def item_from_fields(obj: dict, n: int) -> Item | LineError:
+    """An item from one row's fields ("id", "text", the rest kept as metadata): a JSONL line or a dataset row."""
+    obj = dict(obj)
     ident = obj.pop("id", None)
     ident = str(n) if ident is None else str(ident)
     if "text" not in obj:

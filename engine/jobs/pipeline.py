@@ -3,10 +3,15 @@
 Batches are fixed slices of the input (item i is in batch i // batch_size) and each batch commits
 in one transaction, so a resumed run recomputes exactly the unfinished batches, with the same
 composition, and its output is byte-identical to an uninterrupted greedy run.
+
+Where the engine runs is an executor's business: LocalExecutor computes each batch in this process;
+engine.cluster's RayExecutor keeps several batches in flight on Ray actors. Planning, the journal and
+the output stay here, so both give the same records, journal rows and output bytes.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -16,13 +21,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engine.codecs.item import Item
 from engine.codecs.container import write_container
 from engine.codecs.record import Record
-from engine.jobs.cache import RecordCache, cache_key, settings_fingerprint
-from engine.jobs.inputs import LineError, open_output, read_items
+from engine.errors import InputError
+from engine.jobs.batch import BatchResult, BatchWorker
+from engine.jobs.cache import RecordCache
+from engine.jobs.inputs import ItemSource, open_output, read_items
 from engine.jobs.store import RunStore, StoreError
 from engine.jobs.summary import RunSummary
+from engine.jobs.window import BatchWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,31 +87,65 @@ def count_items(source: str) -> int | None:
         return sum(1 for line in f if line.strip())
 
 
-class BatchProcessor:
-    def __init__(self, engine, options: RunOptions = RunOptions(), monitor=None):
+def file_source(source: str, *, fmt: str = "auto", whole: bool = False) -> ItemSource:
+    """A file's (or stdin's) items, identified by the file's sha256 for --resume."""
+    if source != "-" and not Path(source).is_file():
+        raise InputError(f"input {source} does not exist or is not a file")
+    return ItemSource("stdin" if source == "-" else source, read_items(source, fmt=fmt, whole=whole),
+                      file_sha256(source) if source != "-" else None, 1 if whole else count_items(source))
+
+
+class LocalExecutor:
+    """Computes each batch in this process, one at a time, when the processor collects it."""
+
+    capacity = 1
+
+    def __init__(self, engine):
         self.engine = engine
+        self.worker = BatchWorker(engine)
+        self._queue: list[tuple[int, list, float | None]] = []
+
+    def identity(self) -> tuple[str, str]:
+        return self.worker.identity()
+
+    @property
+    def num_in_flight(self) -> int:
+        return len(self._queue)
+
+    def submit(self, number: int, items: list, group_threshold: float | None) -> None:
+        self._queue.append((number, items, group_threshold))
+
+    def wait(self) -> list[BatchResult]:
+        return [self.worker.compute(*self._queue.pop(0))]
+
+    def close(self) -> None:
+        pass
+
+
+class BatchProcessor:
+    def __init__(self, engine, options: RunOptions = RunOptions(), monitor=None, executor=None):
         self.options = options
         self.monitor = monitor
-        self.settings = settings_fingerprint(engine.compressor.config, engine.runner.config)
-        self.model_sha = engine.model_sha
+        self.executor = executor or LocalExecutor(engine)
+        self.model_sha, self.settings = self.executor.identity()
 
-    def open_store(self, source: str, output: str) -> RunStore | None:
+    def open_store(self, source: ItemSource, output: str) -> RunStore | None:
         path = store_path_for(self.options, output)
         if path is None:
             if self.options.resume:
                 raise StoreError("--resume needs an output file or --store: stdout keeps no checkpoint")
             return None
-        if self.options.resume and source == "-":
-            raise StoreError("--resume needs an input file: stdin cannot be read again")
+        if self.options.resume and source.fingerprint is None:
+            raise StoreError(f"--resume needs an input that can be read again: {source.name} cannot")
         existed = Path(path).exists()
         store = RunStore(path)
-        fingerprint = file_sha256(source) if source != "-" else "stdin"
+        fingerprint = source.fingerprint or "stdin"
         if self.options.resume and existed:
             previous = store.get_meta("input_sha256")
             if previous is not None and previous != fingerprint:
                 store.close()
                 raise StoreError(
-                    f"input {source} changed since the checkpoint in {path} (sha256 {previous[:12]}… then, "
+                    f"input {source.name} changed since the checkpoint in {path} (sha256 {previous[:12]}… then, "
                     f"{fingerprint[:12]}… now); rerun without --resume to start over"
                 )
             if store.get_meta("settings") not in (None, self.settings):
@@ -117,102 +158,43 @@ class BatchProcessor:
         store.set_meta("model_sha256", self.model_sha)
         return store
 
-    def run(self, source: str, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
+    def run(self, source: str | ItemSource, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
+        """Compress a file (or "-", or an ItemSource) into OUTPUT: one line per input item, in input order."""
         t0 = time.perf_counter()
-        before = self._token_totals()
+        if not isinstance(source, ItemSource):
+            source = file_source(source, fmt=fmt, whole=whole)
         store = self.open_store(source, output)
         cache = RecordCache(self.options.cache_size, self.options.cache_ttl_s,
                             store if self.options.persistent_cache else None)
         done = store.done_indices() if store else set()
         summary = RunSummary()
         summary.checkpoint_s = time.perf_counter() - t0 if store else 0.0
-        items = enumerate(read_items(source, fmt=fmt, whole=whole))
-        total = 1 if whole else count_items(source)
+        items = enumerate(source.items)
         try:
             with open_output(output if store is None else os.devnull) as direct, tqdm(
-                total=total, unit="item", file=sys.stderr, disable=None, smoothing=0.1
+                total=source.total, unit="item", file=sys.stderr, disable=None, smoothing=0.1
             ) as bar:
-                while chunk := list(islice(items, self.options.batch)):
+                window = BatchWindow(self.executor, self.options, (self.model_sha, self.settings), cache, store,
+                                     direct, summary, bar, self.monitor)
+                for number, chunk in enumerate(iter(lambda: list(islice(items, self.options.batch)), [])):
                     if store is not None and all(i in done for i, _ in chunk):
                         bar.update(len(chunk))
                         continue
-                    rows, new_cache = self._process(chunk, cache)
-                    if store is not None:
-                        t = time.perf_counter()
-                        store.commit_lines(rows, new_cache if self.options.persistent_cache else {})
-                        summary.checkpoint_s += time.perf_counter() - t
-                    else:
-                        direct.writelines(line + "\n" for _, line, _ in rows)
-                        for _, line, size in rows:
-                            summary.add(size, Record.from_json(line))
-                    bar.update(len(chunk))
-                    if self.monitor is not None:
-                        self.monitor.on_cache(cache.stats())
-                        generator = getattr(self.engine.compressor, "generator", None)
-                        if generator is not None:
-                            self.monitor.on_generation(generator.stats)
+                    window.submit(number, chunk)
+                window.drain()
             if store is not None:
                 t = time.perf_counter()
                 self._write_output(store, output, summary)
                 summary.checkpoint_s += time.perf_counter() - t
+                store.set_meta("workers", json.dumps(summary.workers))
         finally:
             if store is not None:
                 store.close()
         summary.wall_s = time.perf_counter() - t0
         summary.cache = cache.stats()
-        after = self._token_totals()
-        # A fallback mid-run brings a fresh generator whose totals start at zero: then count from there.
-        summary.prompt_tokens, summary.generated_tokens = (a - b if a >= b else a for a, b in zip(after, before))
         if store is not None and self.options.drop_store:
             drop_store_files(store.path)
         return summary
-
-    def _token_totals(self) -> tuple[int, int]:
-        """(prompt, generated) tokens the engine's generator has decoded so far; the extractive rung has none."""
-        stats = getattr(getattr(self.engine.compressor, "generator", None), "stats", None)
-        return (stats.num_prompt_tokens, stats.num_generated_tokens) if stats is not None else (0, 0)
-
-    def _process(self, chunk, cache: RecordCache) -> tuple[list[tuple[int, str, int]], dict[str, str]]:
-        """Records for one batch: errors as they are, cache hits re-labelled, each distinct text computed once."""
-        out: dict[int, Record] = {}
-        keyed: dict[str, list[tuple[int, Item]]] = {}
-        for i, x in chunk:
-            if isinstance(x, LineError):
-                out[i] = Record(x.id, "error", error=x.problem, line=x.line)
-                continue
-            key = cache_key(x.text, self.model_sha, self.settings)
-            hit = cache.get(key, x.id, x.meta)
-            if hit is not None:
-                out[i] = hit
-            else:
-                keyed.setdefault(key, []).append((i, x))
-        keys = list(keyed)
-        if self.options.group_threshold is not None and len(keys) > 1:
-            keys = self._grouped(keys, keyed)
-        fresh = self.engine.compress_direct([keyed[k][0][1] for k in keys]) if keys else []
-        new_cache = {}
-        for key, rec in zip(keys, fresh):
-            new_cache[key] = cache.put(key, rec)
-            for i, x in keyed[key]:
-                same = Record.from_json(rec.to_json())
-                same.id, same.meta = x.id, x.meta
-                out[i] = same
-        sizes = {i: (0 if isinstance(x, LineError) else len(x.text.encode("utf-8"))) for i, x in chunk}
-        if self.monitor is not None:
-            results = self.engine.compressor.last_results if keys else []
-            self.monitor.on_records([(sizes[i], out[i]) for i, _ in chunk], results)
-        return [(i, out[i].to_json(), sizes[i]) for i, _ in chunk], new_cache
-
-    def _grouped(self, keys: list[str], keyed: dict) -> list[str]:
-        """Keys reordered so similar texts are admitted together (the output order does not change)."""
-        from engine.codecs.quality import Embedder
-        from engine.jobs.grouping import group_order
-
-        if getattr(self, "_embedder", None) is None:  # the scorer's, when scoring is on: one model, shared vectors
-            scorer = getattr(self.engine.compressor, "scorer", None)
-            self._embedder = scorer.embedder if scorer is not None else Embedder()
-        vectors = self._embedder.embed([keyed[k][0][1].text for k in keys])
-        return [keys[i] for i in group_order(vectors, self.options.group_threshold)]
 
     def _write_output(self, store: RunStore, output: str, summary: RunSummary) -> None:
         """Write OUT from the journal atomically: a crash leaves the old file or the complete new one."""
@@ -230,3 +212,4 @@ class BatchProcessor:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, output)
+

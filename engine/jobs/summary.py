@@ -22,6 +22,7 @@ class RunSummary:
     prompt_tokens: int = 0  # decoded by the model (a shared prefix counts once)
     generated_tokens: int = 0
     cache: dict = field(default_factory=dict)
+    workers: dict = field(default_factory=dict)  # per engine ("local", or one per Ray actor): batches, items, tokens
 
     def add(self, size_in: int, rec: Record, size_out: int | None = None) -> None:
         """size_out: the record's bytes in the output container (default: its JSON line)."""
@@ -45,7 +46,7 @@ class RunSummary:
             "quality_mean": _mean(self.qualities) if self.qualities else None, "flagged": self.flagged,
             "wall_s": self.wall_s, "items_per_min": n / self.wall_s * 60 if self.wall_s else None,
             "checkpoint_s": self.checkpoint_s, "prompt_tokens": self.prompt_tokens,
-            "generated_tokens": self.generated_tokens, "cache": self.cache,
+            "generated_tokens": self.generated_tokens, "cache": self.cache, "workers": self.workers,
         }
 
     def table(self) -> str:
@@ -62,6 +63,11 @@ class RunSummary:
             rows.append(("checkpoint journal", f"{self.checkpoint_s:.2f} s ({self.checkpoint_s / self.wall_s:.1%} of the wall)"))
         if self.cache:
             rows.append(("cache hits / misses", f"{self.cache['hits']} / {self.cache['misses']}"))
+        if len(self.workers) > 1 or any(name != "local" for name in self.workers):
+            for name, w in sorted(self.workers.items()):
+                restarts = f", {len(w['pids']) - 1} restart(s)" if len(w["pids"]) > 1 else ""
+                rows.append((f"  {name}", f"{w['batches']} batches, {w['items']} texts, "
+                             f"{w['prompt_tokens'] + w['generated_tokens']} tokens, {w['compute_s']:.1f} s{restarts}"))
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 

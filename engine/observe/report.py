@@ -31,6 +31,7 @@ def load_run(run: str) -> dict:
         rows = store.journal_rows()
         series = {name: store.series(name) for name in store.sample_names()}
         events = store.events()
+        workers = json.loads(store.get_meta("workers") or "{}")
     records = [(size, Record.from_json(line)) for _, line, size in rows]
     kept = [(s, r) for s, r in records if r.kind != "error"]
     ratios = [s / r.stored_bytes for s, r in kept]
@@ -47,6 +48,7 @@ def load_run(run: str) -> dict:
         "gpu_util_mean": float(np.mean(gpu_util)) if gpu_util else None,
         "fallbacks": [e for _, k, e in events if k == "fallback"],
         "quality_alerts": [e for _, k, e in events if k == "quality_alert"],
+        "workers": workers,
         "_latencies": latencies, "_qualities": qualities, "_ratios": ratios, "_series": series,
     }
 
@@ -88,6 +90,11 @@ def format_report(run: dict) -> str:
         + f"${s.get('cloud_usd_saved_per_1k', 0):.3f} saved against the cloud price",
         "advice for the next run: --slots {slots} ({why})".format(**advise(run)),
     ]
+    for name, w in sorted(run.get("workers", {}).items()):
+        if name != "local":  # Ray actors: what each engine did, and how often its process was restarted
+            lines.append(f"{name}: {w['batches']} batches, {w['items']} texts, {w['prompt_tokens']} prompt + "
+                         f"{w['generated_tokens']} generated tokens, {w['compute_s']:.1f} s computing, peak RSS "
+                         f"{w['peak_rss_bytes'] / 2**20:.0f} MiB, {len(w['pids']) - 1} restart(s)")
     return "\n".join(lines) + "\n"
 
 

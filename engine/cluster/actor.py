@@ -1,0 +1,28 @@
+"""The Ray actor: one engine, loaded once for the actor's life, computing whole batches with the shared BatchWorker."""
+from __future__ import annotations
+
+from engine.jobs.batch import BatchResult, BatchWorker
+from engine.jobs.spec import EngineSpec
+
+
+class BatchActor:
+    """Plain class; the executor wraps it with ray.remote and its resources. Holds no run state: a restart
+    (after its process was killed) rebuilds the engine, and Ray retries the batches it held."""
+
+    def __init__(self, spec: EngineSpec, name: str):
+        self.steps: list[tuple[str, str]] = []  # fallback ladder steps not yet reported to the driver
+        engine = spec.build(on_step=lambda rung, reason: self.steps.append((rung, reason)))
+        self.worker = BatchWorker(engine, name)
+
+    def identity(self) -> tuple[str, str]:
+        return self.worker.identity()
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def compute(self, number: int, items: list, group_threshold: float | None) -> BatchResult:
+        result = self.worker.compute(number, items, group_threshold)
+        result.fallbacks, self.steps = self.steps, []
+        return result
