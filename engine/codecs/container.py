@@ -2,13 +2,13 @@
 
     file   = MAGIC header record* index footer
     header = varint(n) JSON(n)       {"profiles": [...]}: the numerics profiles coded records refer to
-    record = kind flags [profile] [checksum] [meta] [quality] [rung] body
+    record = head [profile] [checksum] [meta] [rung] [quality] body
     index  = (varint(len id) id varint(len record))* in record order
     footer = u64 offset of the index, u64 number of records, b"SZRi"
 
-kind is the record kind's one-letter code; flags say which optional fields follow. Coded kinds carry a
-varint profile index and a little-endian u32 checksum, and their body is the payload; the other kinds'
-body is their JSON line's fields. Against JSON lines the payload saves base85's 25% and each record its
+head's low 3 bits are the kind (its place in record.KINDS), the others say which optional fields
+follow. Coded kinds carry a little-endian u32 checksum and, unless it is the header's first, a varint
+profile index, and their body is the payload; the other kinds' body is their JSON line's fields. Against JSON lines the payload saves base85's 25% and each record its
 keys and id quoting (bench/RESULTS.md has the measured difference).
 """
 from __future__ import annotations
@@ -19,13 +19,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from engine.codecs import varint
-from engine.codecs.record import _CODES, CODED, KINDS, Record
+from engine.codecs.record import _CODES, CODED, KINDS, MODEL_CODED, Record
 from engine.errors import InputError
 
 MAGIC = b"SZR2"
 FOOTER = struct.Struct("<QQ4s")
 FOOTER_MAGIC = b"SZRi"
-_META, _FLAGGED, _QUALITY, _RUNG = 1, 2, 4, 8
+_KIND_CODES = list(KINDS)  # a kind's place in this list is the low 3 bits of a record's first byte
+_META, _FLAGGED, _QUALITY, _RUNG, _PROFILE = 8, 16, 32, 64, 128
 
 
 def is_container(path: str | Path) -> bool:
@@ -38,14 +39,15 @@ def is_container(path: str | Path) -> bool:
 
 def encode_record(rec: Record, profiles: dict[str, int]) -> bytes:
     """A record's bytes in the container (its id lives in the index); profiles: profile -> index, grown here."""
-    flags = (_META if rec.meta else 0) | (_FLAGGED if rec.flagged else 0)
-    flags |= (_QUALITY if rec.quality is not None else 0) | (_RUNG if rec.rung else 0)
-    out = bytearray(_CODES[rec.kind].encode() + bytes([flags]))
+    if rec.kind in MODEL_CODED and not rec.profile:
+        raise ValueError(f"record {rec.id!r} is {rec.kind}-coded but names no numerics profile")
+    profile = profiles.setdefault(rec.profile, len(profiles)) if rec.kind in MODEL_CODED else 0
+    head = _KIND_CODES.index(_CODES[rec.kind]) | (_META if rec.meta else 0) | (_FLAGGED if rec.flagged else 0)
+    head |= (_QUALITY if rec.quality is not None else 0) | (_RUNG if rec.rung else 0) | (_PROFILE if profile else 0)
+    out = bytearray([head])
+    if profile:
+        out += varint.encode(profile)
     if rec.kind in CODED:
-        if rec.profile is not None:
-            out += varint.encode(profiles.setdefault(rec.profile, len(profiles)) + 1)
-        else:
-            out += varint.encode(0)
         out += struct.pack("<I", rec.checksum)
     for present, field in ((rec.meta, json.dumps(rec.meta, ensure_ascii=False, separators=(",", ":")).encode()),
                            (rec.rung, (rec.rung or "").encode())):
@@ -65,12 +67,15 @@ def encode_record(rec: Record, profiles: dict[str, int]) -> bytes:
 
 def decode_record(ident: str, data: bytes, profiles: list[str], where: str) -> Record:
     try:
-        kind = KINDS[chr(data[0])]
-        flags, pos = data[1], 2
+        flags, pos = data[0], 1
+        kind = KINDS[_KIND_CODES[flags & 7]]
         rec = Record(ident, kind)
-        if kind in CODED:
+        index = 0
+        if flags & _PROFILE:
             index, pos = varint.decode(data, pos)
-            rec.profile = profiles[index - 1] if index else None
+        if kind in MODEL_CODED:
+            rec.profile = profiles[index]
+        if kind in CODED:
             (rec.checksum,) = struct.unpack_from("<I", data, pos)
             pos += 4
         if flags & _META:
@@ -122,7 +127,7 @@ def write_container(path: str, records: Iterable[Record]) -> list[int]:
 
 
 def record_size(rec: Record) -> int:
-    """Bytes rec takes in a container: body plus index entry (a profile index of one byte assumed)."""
+    """Bytes rec takes in a container: body plus index entry (its profile the header's first)."""
     body = len(encode_record(rec, {rec.profile: 0} if rec.profile else {}))
     ident = len(rec.id.encode())
     return body + len(varint.encode(ident)) + ident + len(varint.encode(body))

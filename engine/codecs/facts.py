@@ -105,6 +105,22 @@ def _opens_sentence(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?:\n]"
 
 
+# Function words and chat filler: never content on their own (key phrases, the ratio knob's span values).
+STOPWORDS = frozenset(
+    """a an the and or but nor so yet for of in on at to from by with about into onto over under after before
+    during since until than then as if when while because though although whether that this these those there here
+    i me my mine we us our you your yours he him his she her hers it its they them their what which who whom whose
+    am is are was were be been being have has had having do does did doing will would shall should can could may
+    might must not no yes oh hey hi hello wow yeah ok okay sure thanks thank please just really very so too also
+    all any some more most much many such only own same other again still even ever never always often
+    i'm i've i'd i'll you're you've you'd you'll he's she's it's we're we've they're they've that's there's
+    what's let's don't doesn't didn't can't couldn't won't wouldn't isn't aren't wasn't weren't haven't hasn't
+    get got go going went gone make made know knew think thought feel felt like love loved want wanted
+    say said tell told see saw look looked thing things lot lots way time good great nice cool awesome amazing
+    glad happy sounds sound sure totally definitely absolutely kind sort bit one ones something anything""".split()
+)
+
+
 @lru_cache(maxsize=65536)
 def rarity(word: str) -> float:
     """0 for the commonest words, up to 4 for rare ones (and unknown words, names, typos)."""

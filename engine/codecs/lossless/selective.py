@@ -1,11 +1,15 @@
 """The ratio knob above lossless: keep a memory's most informative spans, verbatim and in order, code them exactly.
 
-A memory is cut into spans: date lines, speaker labels, and sentences. Each span costs the bits the
-model spent on its tokens in the lossless pass and carries a value: the facts in it (names, dates,
-numbers, places: engine/codecs/facts.py) and its rare words (objects, titles, activities), weighed
-against filler. Spans are kept by value per bit until the byte budget is spent; date lines always
-stay. What was dropped is marked with an ellipsis, so every word of the reconstruction is the
-original's, in the original's order.
+A memory is cut into spans: date lines, speaker labels, and clauses (sentences cut at commas,
+semicolons and dashes). Each span costs the bits the model spent on its tokens in the lossless pass
+and carries a value: the facts in it (names, dates, numbers: engine/codecs/facts.py) and its content
+words (objects, places, activities, feelings: whatever is not a function word or chat filler).
+Spans are kept by value per bit until the byte budget is spent; filler that carries nothing goes
+first, densest last (Selective Context's self-information); date lines always stay. What was dropped
+is marked with an ellipsis, so every word of the reconstruction is the original's, in its order.
+
+Tuned on the dev sets as a whole (LoCoMo's 70 sessions with their QA, bench/RESULTS.md): clauses beat
+sentences, facts weigh four content words, rarity beyond that did not help.
 """
 from __future__ import annotations
 
@@ -14,15 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.codecs.facts import fact_positions, rarity
+from engine.codecs.facts import STOPWORDS, fact_positions
 
 ELISION = "…"
-FACT_WEIGHT = 3.0  # a name, date or number against a rare word's rarity (tuned on the dev sets: bench/RESULTS.md)
-RARE_WEIGHT = 1.0  # per unit of a word's rarity beyond the commonest 10,000 English words
+FACT_WEIGHT = 4.0  # a name, date or number, in content words
+CONTENT_WEIGHT = 1.0  # each word that is neither a function word nor chat filler
 _HEADER = re.compile(r"\s*\[[^\]\n]{3,80}\]\s*$")
 _SPEAKER = re.compile(r"([^\s:#][^:\n]{0,38}|#Person\d#): ")
-_SENTENCE = re.compile(r".+?(?:[.!?…]+[\"')\]]*(?=\s)|$)\s*", re.S)
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
+_CLAUSE = re.compile(r".+?(?:(?:[.!?…]+[\"')\]]*|,|;| -+| –)(?=\s)|$)\s*", re.S)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
 @dataclass(slots=True)
@@ -33,7 +37,7 @@ class Span:
     kind: str  # header (always kept), speaker (kept with the first kept sentence of its turn), text
     bits: float = 0.0
     tokens: int = 0
-    value: float = 0.0  # what an answer could need from it: facts and rare words; 0 for filler
+    value: float = 0.0  # what an answer could need from it: facts and content words; 0 for filler
 
 
 def split_spans(text: str) -> list[Span]:
@@ -48,7 +52,7 @@ def split_spans(text: str) -> list[Span]:
         if m := _SPEAKER.match(line):
             spans.append(Span(pos, pos + m.end(), turn, "speaker"))
             body = m.end()
-        for m in _SENTENCE.finditer(line, body):
+        for m in _CLAUSE.finditer(line, body):
             if m.end() > m.start():
                 spans.append(Span(pos + m.start(), pos + m.end(), turn, "text"))
         pos += len(line)
@@ -69,9 +73,9 @@ def weigh(text: str, spans: list[Span], pieces: list[bytes], bits: list[float]) 
     facts = [(start, value) for start, _, _, value in fact_positions(text) if value.lower() not in speakers]
     for span, total, count in zip(spans, totals, counts):
         span.bits, span.tokens = float(total), int(count)
-        words = _WORD.findall(text[span.start : span.end])
+        content = [w for w in _WORD.findall(text[span.start : span.end]) if w.lower() not in STOPWORDS]
         n_facts = sum(span.start <= f < span.end for f, _ in facts)
-        span.value = FACT_WEIGHT * n_facts + RARE_WEIGHT * sum(max(rarity(w) - 2.0, 0.0) for w in words)
+        span.value = FACT_WEIGHT * n_facts + CONTENT_WEIGHT * len(content)
 
 
 def select(spans: list[Span], budget_bits: float) -> set[int]:
