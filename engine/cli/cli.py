@@ -167,9 +167,28 @@ def _render_or_error(render, rec):
 def _eval(args) -> int:
     from engine.cli.evaluate import evaluate
 
+    if args.curve:
+        return _curve(args)
     with _engine(args) as engine:
         report = evaluate(engine, args.corpus, qa=args.qa, limit=args.n, plot=args.plot)
     print(report.table())
+    return 0
+
+
+def _curve(args) -> int:
+    from pathlib import Path as _Path
+
+    from engine.cli import curve
+
+    if not args.qa:
+        raise UsageError("--curve needs --qa: the curve is answers kept against ratio")
+    parse = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
+    runner_config, _ = _configs(args)
+    points = curve.curve(args.corpus, args.qa, parse(args.ratios), parse(args.summary_ratios), runner_config,
+                         args.n, lossless_model=args.model)
+    print(curve.table(points))
+    curve.plot(points, args.curve, f"{_Path(args.corpus).name}: answers kept vs ratio")
+    print(f"wrote {args.curve}", file=sys.stderr)
     return 0
 
 
@@ -277,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
     e.add_argument("--mode", dest="codec", default="summary", choices=["summary", "lossless"])
     e.add_argument("--ratio", type=float, default=None, metavar="R", help="as for compress")
+    e.add_argument("--curve", default=None, metavar="PNG",
+                   help="instead: answers kept vs ratio for every mode, with zstd and truncation (needs --qa)")
+    e.add_argument("--ratios", default="12,16,20,25,32", help="--curve: the ratio knob's points")
+    e.add_argument("--summary-ratios", default="4,8,12", help="--curve: summary mode's target ratios")
     _add_engine_args(e)
     e.set_defaults(func=_eval)
 

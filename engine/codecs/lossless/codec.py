@@ -167,11 +167,13 @@ class SelectiveCodec:
     def decompress(self, records: list[Record]) -> list[str | DecodeError]:
         return self.codec.decompress(records)
 
-    def compress(self, items: list[Item]) -> list[Record]:
+    def compress(self, items: list[Item], lossless: tuple[list[Record], list[list[float]]] | None = None) -> list[Record]:
+        """lossless: these items' exact records and per-token bits, when already made (one pass serves many ratios)."""
         from engine.codecs.container import record_size
         from engine.codecs.lossless import selective
 
-        records, bits = self.codec.compress(items, with_bits=True)
+        records, bits = lossless if lossless is not None else self.codec.compress(items, with_bits=True)
+        records = list(records)
         plans: dict[int, list] = {}  # item -> [spans, target bytes, budget bits, best record that fits]
         for i, (item, rec) in enumerate(zip(items, records)):
             target = len(item.text.encode()) / self.ratio
