@@ -1,19 +1,17 @@
-"""`semzip demo`: compress a few dialogues (../shared/data if present, else a bundled sample) and print a table."""
+"""`semzip demo`: compress the bundled sample memories and print a table."""
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "dialogsum-dev.jsonl"
-BUNDLED = Path(__file__).resolve().parent / "data" / "sample.jsonl"
+BUNDLED = Path(__file__).resolve().parent / "data" / "sample.jsonl"  # ships inside the package
 
 
 def sample_texts(n: int) -> list[tuple[str, str]]:
-    if SHARED.is_file():
-        rows = [json.loads(line) for line in SHARED.open() if line.strip()][:n]
-        return [(r["fname"], r["dialogue"]) for r in rows]
-    return [(r["id"], r["text"]) for r in map(json.loads, BUNDLED.open())][:n]
+    """The first n (id, text) pairs of the bundled sample."""
+    with BUNDLED.open(encoding="utf-8") as f:
+        return [(r["id"], r["text"]) for r in map(json.loads, f)][:n]
 
 
 def run_demo(n: int = 8, model: str | None = None) -> int:
