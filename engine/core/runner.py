@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bindings import (
-    Batch, Context, ContextParams, KVCacheFull, LlamaError, Model, ModelParams, Sampler, SamplingParams, backend_report,
+    Batch, Context, ContextError, ContextParams, KVCacheFull, LlamaError, Model, ModelLoadError, ModelParams, Sampler,
+    SamplingParams, backend_report,
 )
 
 if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the runner only reads its steps
     from engine.core.sequence import Step
 
-__all__ = ["KVCacheFull", "LlamaError", "ModelRunner", "RunnerConfig", "SamplingParams", "backend_report"]
+__all__ = [
+    "ContextError", "KVCacheFull", "LlamaError", "ModelLoadError", "ModelRunner", "RunnerConfig", "SamplingParams",
+    "backend_report",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,7 @@ class RunnerConfig:
     n_threads: int = 0
     flash_attn: int = -1  # -1 auto, 0 off, 1 on
     grammar_check_first: bool = True  # see Sampler.sample; False is the slow reference path
+    warm_up: bool = True  # each generate() run starts with one sequence: its result comes early (Scheduler)
 
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:
