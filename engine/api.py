@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from engine import models
 from engine.batcher import SubmissionBatcher
+from engine.codecs.events import OnItemDone, ignore
 from engine.codecs.item import Item
 from engine.codecs.record import Record, render
 from engine.codecs.summary.compressor import CompressConfig, Compressor
@@ -46,10 +47,11 @@ class Engine:
             return []
         return self._batcher.submit(items).result()
 
-    def compress_direct(self, items: list[Item]) -> list[Record]:
+    def compress_direct(self, items: list[Item], on_done: OnItemDone = ignore) -> list[Record]:
         """compress() without the cross-caller batcher: exactly this list is one batch (the batch processor's
-        fixed batches rely on it for deterministic output)."""
-        return self._compress_locked(items)
+        fixed batches rely on it for deterministic output). on_done(ItemDone) fires per item as it is final."""
+        with self._lock:
+            return self.compressor.compress(items, on_done)
 
     def reconstruct(self, records: Iterable[Record], mode: str = "render") -> list[str]:
         """render: deterministic text from the record alone; expand: a narrative written by the model."""

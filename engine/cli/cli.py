@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
 
-from engine.errors import SemzipError, UsageError
+from engine.cli.config import add_setting_flags, resolve
+from engine.errors import SemzipError
 
 
 def _models(args) -> int:
@@ -45,106 +45,45 @@ def _doctor(args) -> int:
 def _demo(args) -> int:
     from engine.cli.demo import run_demo
 
-    return run_demo(n=args.n, model=args.model)
-
-
-def _configs(args):
-    from engine.codecs.summary.compressor import CompressConfig
-    from engine.core.runner import RunnerConfig
-
-    try:
-        return (
-            RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers, n_batch=args.token_budget,
-                         n_ubatch=max(1, min(RunnerConfig().n_ubatch, args.token_budget))),
-            CompressConfig(score=not args.no_score, quality_threshold=args.threshold),
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _engine(args):
-    from engine.api import Engine
-
-    runner_config, compress_config = _configs(args)
-    return Engine(model=args.model, runner_config=runner_config, compress_config=compress_config)
+    return run_demo(n=args.n, model=resolve(args)["model.name"])
 
 
 def _compress(args) -> int:
-    from engine.cli.commands import MAX_EXIT_FAILURES
-    from engine.jobs.ladder import LadderEngine
-    from engine.jobs.pipeline import BatchProcessor, RunOptions, drop_store_files, store_path_for
-    from engine.jobs.store import RunStore
-    from engine.observe.monitor import Monitor
+    from engine.cli.commands import run_compress
 
-    try:
-        options = RunOptions(batch=args.batch, resume=args.resume, store_path=args.store, drop_store=args.drop_store,
-                             group_threshold=args.group, cache_size=args.cache_size, cache_ttl_s=args.cache_ttl,
-                             persistent_cache=not args.no_persistent_cache)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    configs = _configs(args)  # settings errors before anything is created
-    store_path = store_path_for(options, args.output)
-    metrics_store = RunStore(store_path) if store_path and not args.no_monitor else None
-    monitor = None if args.no_monitor else Monitor(model=args.model or "default", store=metrics_store)
-    if args.no_fallback:
-        engine = _engine(args)
-    else:
-        engine = LadderEngine(args.model, *configs, on_step=monitor.on_fallback if monitor else None)
-    with engine:
-        # The monitor writes its last snapshot into the store after the run: the store is dropped after that.
-        processor = BatchProcessor(engine, dataclasses.replace(options, drop_store=False), monitor)
-        if monitor is not None:
-            monitor.slots = args.slots
-            if args.metrics_port:
-                monitor.serve(args.metrics_port)
-            monitor.start_sampling(args.sample_interval)
-        try:
-            summary = processor.run(args.input, args.output, fmt=args.format, whole=args.whole)
-        finally:
-            if monitor is not None:
-                monitor.stop()
-            if metrics_store is not None:
-                metrics_store.close()
-    if options.drop_store and store_path is not None:
-        drop_store_files(store_path)
-    print(summary.table(), file=sys.stderr)
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=1) + "\n")
-    if summary.failed:
-        print(f"semzip: {summary.failed} line(s) failed; see the error records in the output", file=sys.stderr)
-    return min(summary.failed, MAX_EXIT_FAILURES)
+    return run_compress(args, resolve(args))
 
 
 def _reconstruct(args) -> int:
-    from engine.cli.commands import MAX_EXIT_FAILURES, reconstruct_file
+    from engine.cli.commands import MAX_EXIT_FAILURES, engine_for, reconstruct_file
     from engine.codecs.record import render
 
+    settings = resolve(args)  # settings errors before any work
     if args.mode == "render":
         n, failed = reconstruct_file(lambda recs: [render(r) for r in recs], args.input, args.output)
     else:
-        with _engine(args) as engine:
+        with engine_for(settings) as engine:
             n, failed = reconstruct_file(lambda recs: engine.reconstruct(recs, mode="expand"), args.input, args.output)
     print(f"{n} records, {failed} failed", file=sys.stderr)
     return min(failed, MAX_EXIT_FAILURES)
 
 
 def _eval(args) -> int:
+    from engine.cli.commands import engine_for
     from engine.cli.evaluate import evaluate
 
-    with _engine(args) as engine:
+    with engine_for(resolve(args)) as engine:
         report = evaluate(engine, args.corpus, qa=args.qa, limit=args.n, plot=args.plot)
     print(report.table())
     return 0
 
 
 def _report(args) -> int:
-    import json as _json
-
     from engine.observe.report import format_report, load_run, write_plots
 
     run = load_run(args.run)
     if args.json:
-        print(_json.dumps({k: v for k, v in run.items() if not k.startswith("_")}, indent=1))
+        print(json.dumps({k: v for k, v in run.items() if not k.startswith("_")}, indent=1))
     else:
         print(format_report(run))
     if args.plot:
@@ -153,83 +92,79 @@ def _report(args) -> int:
     return 0
 
 
-def _add_engine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="models.lock name or GGUF path (default: the lock's default)")
-    p.add_argument("--slots", type=int, default=16, help="sequences decoded together (1-255)")
-    p.add_argument("--token-budget", type=int, default=2048,
-                   help="most tokens (prompt chunks + one per generating sequence) in one llama_decode")
-    p.add_argument("--gpu-layers", type=int, default=0, help="layers offloaded to the GPU (-1: all)")
-    p.add_argument("--no-score", action="store_true", help="skip fidelity scoring (and the retry it drives)")
-    p.add_argument("--threshold", type=float, default=0.85, help="quality under which a record is retried once")
+def _config(args) -> int:
+    from engine.cli.config import show
+
+    settings = resolve(args)
+    if args.json:
+        print(json.dumps({k: {"value": settings[k], "source": settings.sources[k]} for k in settings.values}, indent=1))
+    else:
+        print(show(settings), end="")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semzip", description="Compress agent memories with a local LLM (llama.cpp, in-process).")
+    # allow_abbrev=False everywhere: `--mode` must never be taken for `--model`.
+    p = argparse.ArgumentParser(prog="semzip", description="Compress agent memories with a local LLM (llama.cpp, in-process).",
+                                allow_abbrev=False)
     p.add_argument("-v", "--verbose", action="store_true", help="log llama.cpp and engine details")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    d = sub.add_parser("doctor", help="versions, backends, GPU, models; non-zero if the default model is missing")
-    d.set_defaults(func=_doctor)
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help, allow_abbrev=False)
+        parser.set_defaults(func=func)
+        return parser
 
-    m = sub.add_parser("models", help="list, fetch or pin the models of models.lock")
+    command("doctor", _doctor, "versions, backends, GPU, models; non-zero if the default model is missing")
+
+    m = command("models", _models, "list, fetch or pin the models of models.lock")
     msub = m.add_subparsers(dest="models_cmd", required=True)
-    msub.add_parser("list", help="which models are present and verified")
-    f = msub.add_parser("fetch", help="download, assemble and verify a model (default: the default model)")
+    msub.add_parser("list", help="which models are present and verified", allow_abbrev=False)
+    f = msub.add_parser("fetch", help="download, assemble and verify a model (default: the default model)", allow_abbrev=False)
     f.add_argument("name", nargs="?")
     f.add_argument("--force", action="store_true", help="re-assemble even if a verified copy exists")
-    pin = msub.add_parser("pin", help="record a user-supplied GGUF's path, size and sha256 in models.lock")
+    pin = msub.add_parser("pin", help="record a user-supplied GGUF's path, size and sha256 in models.lock", allow_abbrev=False)
     pin.add_argument("name")
     pin.add_argument("path")
-    m.set_defaults(func=_models)
 
-    c = sub.add_parser("compress", help="compress memories (JSONL or text, file or -) into records")
+    c = command("compress", _compress, "compress memories (JSONL or text, file or -) into records")
     c.add_argument("input", help="input file, or - for stdin")
     c.add_argument("-o", "--output", default="-", help="output JSONL of records, or - for stdout")
     c.add_argument("--format", default="auto", choices=["auto", "jsonl", "text"])
     c.add_argument("--whole", action="store_true", help="the whole file is one memory")
-    c.add_argument("--batch", type=int, default=64, help="items read and compressed together (a checkpoint each)")
     c.add_argument("--resume", action="store_true", help="continue an interrupted run from its store")
     c.add_argument("--store", default=None, help="run store (journal, cache, metrics); default OUTPUT.semzip.db")
     c.add_argument("--drop-store", action="store_true", help="delete the run store after a successful run")
-    c.add_argument("--cache-size", type=int, default=10_000, help="records kept in the in-memory LRU cache")
-    c.add_argument("--cache-ttl", type=float, default=24 * 3600, metavar="SECONDS", help="in-memory cache entry lifetime")
-    c.add_argument("--no-persistent-cache", action="store_true",
-                   help="do not keep records in the run store's cache (a re-run then recomputes them)")
-    c.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus /metrics on localhost:PORT during the run")
-    c.add_argument("--no-monitor", action="store_true", help="no metrics, no system sampling")
-    c.add_argument("--no-fallback", action="store_true", help="fail instead of stepping down the fallback ladder")
-    c.add_argument("--group", type=float, default=None, metavar="COSINE",
-                   help="order each batch by similarity (sentence embeddings, e.g. 0.85); default: input order")
     c.add_argument("--summary-json", default=None, metavar="FILE", help="also write the run's summary as JSON here")
-    c.add_argument("--sample-interval", type=float, default=1.0, help="seconds between system samples")
-    _add_engine_args(c)
-    c.set_defaults(func=_compress)
+    add_setting_flags(c, "compress")
 
-    r = sub.add_parser("reconstruct", help="readable text from records")
+    r = command("reconstruct", _reconstruct, "readable text from records")
     r.add_argument("input")
     r.add_argument("-o", "--output", default="-")
     r.add_argument("--mode", choices=["render", "expand"], default="render", help="render: no model; expand: the model writes")
-    _add_engine_args(r)
-    r.set_defaults(func=_reconstruct)
+    add_setting_flags(r, "reconstruct")
 
-    e = sub.add_parser("eval", help="compress a corpus and report ratio, fidelity, answer retention and baselines")
+    e = command("eval", _eval, "compress a corpus and report ratio, fidelity, answer retention and baselines")
     e.add_argument("corpus", help="JSONL with a text field ('text' or 'dialogue')")
     e.add_argument("--qa", default=None, help="LoCoMo-style QA JSONL (conversation, sessions, answer)")
     e.add_argument("--n", type=int, default=None, help="only the first N memories")
     e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
-    _add_engine_args(e)
-    e.set_defaults(func=_eval)
+    add_setting_flags(e, "eval")
 
-    rp = sub.add_parser("report", help="summary of a compress run from its store; --plot DIR writes PNG charts")
+    rp = command("report", _report, "summary of a compress run from its store; --plot DIR writes PNG charts")
     rp.add_argument("run", help="the run's OUTPUT file or its .semzip.db store")
     rp.add_argument("--plot", default=None, help="write throughput, latency, ratio/quality and GPU charts here")
     rp.add_argument("--json", action="store_true")
-    rp.set_defaults(func=_report)
 
-    demo = sub.add_parser("demo", help="compress a sample of dialogues with the default model and print a table")
+    cf = command("config", _config, "the effective settings (semzip.toml, preset, flags) and where each came from")
+    csub = cf.add_subparsers(dest="config_cmd", required=True)
+    show = csub.add_parser("show", help="print the effective settings as TOML, each with its source", allow_abbrev=False)
+    show.add_argument("--json", action="store_true")
+    add_setting_flags(show, "config")
+
+    demo = command("demo", _demo, "compress a sample of memories with the default model and print a table")
     demo.add_argument("--n", type=int, default=8)
-    demo.add_argument("--model", default=None, help="lock name or GGUF path")
-    demo.set_defaults(func=_demo)
+    add_setting_flags(demo, "demo")
     return p
 
 

@@ -2,11 +2,13 @@
 
 Batches are fixed slices of the input (item i is in batch i // batch_size) and each batch commits
 in one transaction, so a resumed run recomputes exactly the unfinished batches, with the same
-composition, and its output is byte-identical to an uninterrupted greedy run.
+composition, and its output is byte-identical to an uninterrupted greedy run. Progress and the
+monitor advance per item, on the codec's ItemDone events, while the batch is still running.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from engine.codecs.events import ItemDone
 from engine.codecs.item import Item
 from engine.codecs.record import Record
 from engine.jobs.cache import RecordCache, cache_key, settings_fingerprint
@@ -102,6 +105,10 @@ class BatchProcessor:
         store.set_meta("input_sha256", fingerprint)
         store.set_meta("settings", self.settings)
         store.set_meta("model_sha256", self.model_sha)
+        # For `semzip report`: the rung each record's "r" code names; the first one makes records without it.
+        rungs = getattr(self.engine, "rungs", None)
+        plan = [[r.name, r.code] for r in rungs] if rungs is not None else [[self.rung_name(None), ""]]
+        store.set_meta("rungs", json.dumps(plan))
         return store
 
     def run(self, source: str, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
@@ -123,7 +130,7 @@ class BatchProcessor:
                     if store is not None and all(i in done for i, _ in chunk):
                         bar.update(len(chunk))
                         continue
-                    rows, new_cache = self._process(chunk, cache)
+                    rows, new_cache = self._process(chunk, cache, bar)
                     if store is not None:
                         t = time.perf_counter()
                         store.commit_lines(rows, new_cache if self.options.persistent_cache else {})
@@ -131,13 +138,8 @@ class BatchProcessor:
                     else:
                         direct.writelines(line + "\n" for _, line, _ in rows)
                         for _, line, size in rows:
-                            summary.add(size, Record.from_json(line))
-                    bar.update(len(chunk))
-                    if self.monitor is not None:
-                        self.monitor.on_cache(cache.stats())
-                        generator = getattr(self.engine.compressor, "generator", None)
-                        if generator is not None:
-                            self.monitor.on_generation(generator.stats)
+                            rec = Record.from_json(line)
+                            summary.add(size, rec, self.rung_name(rec.rung))
             if store is not None:
                 t = time.perf_counter()
                 self._write_output(store, output, summary)
@@ -150,6 +152,7 @@ class BatchProcessor:
         after = self._token_totals()
         # A fallback mid-run brings a fresh generator whose totals start at zero: then count from there.
         summary.prompt_tokens, summary.generated_tokens = (a - b if a >= b else a for a, b in zip(after, before))
+        summary.fallbacks = [(rung, cause) for rung, cause, _ in getattr(self.engine, "steps", [])]
         if store is not None and self.options.drop_store:
             drop_store_files(store.path)
         return summary
@@ -159,36 +162,60 @@ class BatchProcessor:
         stats = getattr(getattr(self.engine.compressor, "generator", None), "stats", None)
         return (stats.num_prompt_tokens, stats.num_generated_tokens) if stats is not None else (0, 0)
 
-    def _process(self, chunk, cache: RecordCache) -> tuple[list[tuple[int, str, int]], dict[str, str]]:
-        """Records for one batch: errors as they are, cache hits re-labelled, each distinct text computed once."""
+    def rung_name(self, code: str | None) -> str:
+        """Which rung of the fallback ladder made a record (its "r" code); without a ladder, cpu or gpu."""
+        name = getattr(self.engine, "rung_name", None)
+        if name is not None:
+            return name(code)
+        return "gpu" if self.engine.runner.config.n_gpu_layers else "cpu"
+
+    def _process(self, chunk, cache: RecordCache, bar) -> tuple[list[tuple[int, str, int]], dict[str, str]]:
+        """Records for one batch: errors as they are, cache hits re-labelled, each distinct text computed once.
+
+        Every item advances the progress bar and the monitor the moment its record is final.
+        """
         out: dict[int, Record] = {}
         keyed: dict[str, list[tuple[int, Item]]] = {}
+        sizes = {i: (0 if isinstance(x, LineError) else len(x.text.encode("utf-8"))) for i, x in chunk}
         for i, x in chunk:
             if isinstance(x, LineError):
                 out[i] = Record(x.id, "error", error=x.problem, line=x.line)
+                self._item_done(bar, cache, sizes[i], out[i])
                 continue
             key = cache_key(x.text, self.model_sha, self.settings)
             hit = cache.get(key, x.id, x.meta)
             if hit is not None:
                 out[i] = hit
+                self._item_done(bar, cache, sizes[i], hit)
             else:
                 keyed.setdefault(key, []).append((i, x))
         keys = list(keyed)
         if self.options.group_threshold is not None and len(keys) > 1:
             keys = self._grouped(keys, keyed)
-        fresh = self.engine.compress_direct([keyed[k][0][1] for k in keys]) if keys else []
+
+        def on_done(event: ItemDone) -> None:
+            # Repeats of one text in a batch are one model call: its cost is counted once, its records each.
+            for n, (i, _) in enumerate(keyed[keys[event.index]]):
+                self._item_done(bar, cache, sizes[i], event.record, event if n == 0 else None)
+
+        fresh = self.engine.compress_direct([keyed[k][0][1] for k in keys], on_done) if keys else []
         new_cache = {}
-        for key, rec in zip(keys, fresh):
-            new_cache[key] = cache.put(key, rec)
+        for key, rec in zip(keys, fresh):  # what compress returns is what is stored; the events only report it
+            new_cache[key] = cache.put_record(key, rec)
             for i, x in keyed[key]:
                 same = Record.from_json(rec.to_json())
                 same.id, same.meta = x.id, x.meta
                 out[i] = same
-        sizes = {i: (0 if isinstance(x, LineError) else len(x.text.encode("utf-8"))) for i, x in chunk}
-        if self.monitor is not None:
-            results = self.engine.compressor.last_results if keys else []
-            self.monitor.on_records([(sizes[i], out[i]) for i, _ in chunk], results)
         return [(i, out[i].to_json(), sizes[i]) for i, _ in chunk], new_cache
+
+    def _item_done(self, bar, cache: RecordCache, size: int, rec: Record, event: ItemDone | None = None) -> None:
+        bar.update(1)
+        if self.monitor is not None:
+            self.monitor.on_item(size, rec, event)
+            self.monitor.on_cache(cache.stats())
+            generator = getattr(self.engine.compressor, "generator", None)
+            if generator is not None:
+                self.monitor.on_generation(generator.stats)
 
     def _grouped(self, keys: list[str], keyed: dict) -> list[str]:
         """Keys reordered so similar texts are admitted together (the output order does not change)."""
@@ -207,7 +234,8 @@ class BatchProcessor:
         with open(tmp, "w", encoding="utf-8") as f:
             for _, line, size in store.journal_rows():
                 f.write(line + "\n")
-                summary.add(size, Record.from_json(line))
+                rec = Record.from_json(line)
+                summary.add(size, rec, self.rung_name(rec.rung))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, output)
