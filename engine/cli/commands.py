@@ -24,7 +24,7 @@ def configs(settings: Effective):
         return (
             RunnerConfig(num_slots=settings["performance.slots"], n_gpu_layers=settings["model.gpu_layers"],
                          n_batch=budget, n_ubatch=max(1, min(RunnerConfig().n_ubatch, budget)),
-                         n_ctx=settings["performance.ctx_size"]),
+                         n_ctx=settings["performance.ctx_size"], warm_up=settings["performance.warm_up"]),
             CompressConfig(score=settings["compression.score"], quality_threshold=settings["compression.threshold"]),
         )
     except ValueError as exc:

@@ -46,6 +46,7 @@ class BatchedGenerator:
                 self.stats.num_prompt_tokens += len(prefix)
             self.runner.set_prefix(prefix)
             base_pos = len(prefix)
+        # Every run warms up, not just the first: a resumed run must admit each batch as the original did.
         cfg = self.runner.config
         sched = Scheduler(cfg.num_slots, self.runner.token_budget, self.runner.max_seq_len, cfg.warm_up)
         pending = iter(requests)

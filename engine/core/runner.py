@@ -34,7 +34,7 @@ class RunnerConfig:
     n_threads: int = 0
     flash_attn: int = -1  # -1 auto, 0 off, 1 on
     grammar_check_first: bool = True  # see Sampler.sample; False is the slow reference path
-    warm_up: bool = True  # each generate() run starts with one sequence: its result comes early (Scheduler)
+    warm_up: bool = True  # each run starts with one sequence, one more per finish: results come early (Scheduler)
 
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:
