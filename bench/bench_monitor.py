@@ -1,4 +1,4 @@
-"""The monitor's own cost: CPU time its sampler thread and its per-batch hooks consume, as a share of wall time.
+"""The monitor's own cost: CPU time its sampler thread and its per-item hooks consume, as a share of wall time.
 
 Usage: python bench/bench_monitor.py [--seconds 20]. Throughput on/off comparisons on this 2-core
 machine are swamped by ±5% run-to-run noise (see bench_pipeline.py), so this measures the cost directly.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, print_table  # noqa: E402
+from engine.codecs.events import ItemDone  # noqa: E402
 from engine.codecs.record import Record  # noqa: E402
-from engine.core.sequence import Result  # noqa: E402
 from engine.jobs.store import RunStore  # noqa: E402
 from engine.observe.monitor import Monitor  # noqa: E402
 
@@ -36,14 +36,16 @@ def main() -> None:
 
         mon._sample_loop = timed_loop
         mon.start_sampling(1.0)
-        rows = [(3000, Record(str(i), "llm", summary="s" * 80, facts=["f"] * 6, quality=0.8)) for i in range(32)]
-        results = [Result(None, list(range(120)), "stop", 900, 0, 0.5, 1.0, 30.0) for _ in range(32)]
+        recs = [Record(str(i), "llm", summary="s" * 80, facts=["f"] * 6, quality=0.8) for i in range(32)]
+        events = [ItemDone(i, r, 30.0, 900, 120) for i, r in enumerate(recs)]
         t_hooks = 0.0
         batches = 0
         t_end = time.time() + args.seconds
         while time.time() < t_end:
             t0 = time.thread_time()
-            mon.on_records(rows, results)  # what one 32-item batch reports
+            for rec, event in zip(recs, events):  # what one 32-item batch reports, an item at a time
+                mon.on_item(3000, rec, event)
+                mon.on_cache({"hits": 0, "misses": event.index + 1, "size": event.index + 1})
             t_hooks += time.thread_time() - t0
             batches += 1
             time.sleep(1.0)  # one batch a second: far more often than real batches finish on this CPU
@@ -53,7 +55,7 @@ def main() -> None:
     print(f"machine: {machine()}; {wall:.0f} s, sampling every 1 s, one 32-item batch reported per second")
     print_table(["part", "CPU s", "share of one core"], [
         ["sampler thread (psutil, GPU probe, store writes)", f"{cpu.get('sampler', 0.0):.3f}", f"{cpu.get('sampler', 0.0) / wall:.3%}"],
-        [f"per-batch hooks ({batches} batches)", f"{t_hooks:.3f}", f"{t_hooks / wall:.3%}"],
+        [f"per-item hooks ({batches} batches of 32)", f"{t_hooks:.3f}", f"{t_hooks / wall:.3%}"],
     ])
 
 

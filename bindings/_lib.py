@@ -11,9 +11,14 @@ import os
 import threading
 from pathlib import Path
 
-import llama_cpp
-from llama_cpp import llama_cpp as C
-from llama_cpp._ctypes_extensions import load_shared_library
+# ggml reads this once per process, at its first matmul: set before llama.cpp is loaded, so every model of the
+# process runs the K-quant tiled kernel at every row count, and a row's logits do not depend on how many rows
+# share its ubatch (lossless mode's canonical regime; engine/codecs/lossless/regime.py). A host may set 0.
+os.environ.setdefault("GGML_CPU_TILED_MM_FORCE", "1")
+
+import llama_cpp  # noqa: E402
+from llama_cpp import llama_cpp as C  # noqa: E402
+from llama_cpp._ctypes_extensions import load_shared_library  # noqa: E402
 
 # libllama comes from LLAMA_CPP_LIB_PATH when it is set (a CUDA or Vulkan build, say); ggml's registry
 # must be asked in the libggml that library uses, not in the package's own CPU build beside it.

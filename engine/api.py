@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from engine import models
 from engine.batcher import SubmissionBatcher
+from engine.codecs.events import OnItemDone, ignore
 from engine.codecs.item import Item
 from engine.codecs.record import MODEL_CODED, Record, render
 from engine.codecs.summary.compressor import CompressConfig, Compressor
@@ -63,10 +64,11 @@ class Engine:
             return []
         return self._batcher.submit(items).result()
 
-    def compress_direct(self, items: list[Item]) -> list[Record]:
+    def compress_direct(self, items: list[Item], on_done: OnItemDone = ignore) -> list[Record]:
         """compress() without the cross-caller batcher: exactly this list is one batch (the batch processor's
-        fixed batches rely on it for deterministic output)."""
-        return self._compress_locked(items)
+        fixed batches rely on it for deterministic output). on_done(ItemDone) fires per item as it is final."""
+        with self._lock:
+            return self.compressor.compress(items, on_done)
 
     def decode(self, records: Iterable[Record]) -> list[str | ValueError]:
         """The text each record gives back, or the error that names why it cannot (coded records decode together)."""
@@ -138,9 +140,8 @@ def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | 
     """A runner in the canonical regime, proven by the self-test, and the codec over it."""
     from engine.codecs.lossless import selftest
     from engine.codecs.lossless.codec import LosslessCodec, SelectiveCodec
-    from engine.codecs.lossless.regime import Regime, force_tiled_kernels
+    from engine.codecs.lossless.regime import Regime
 
-    force_tiled_kernels()
     regime = Regime()
     config = regime.runner_config(max(runner_config.num_slots, 8), runner_config.n_gpu_layers, runner_config.n_threads)
     runner = ModelRunner(path, config)

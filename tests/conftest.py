@@ -36,3 +36,9 @@ def chat_prompt(runner):
         return tuple(runner.model.tokenize(text))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path_factory, monkeypatch):
+    """A developer's own ~/.config/semzip/semzip.toml must not change what the tests run with."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))

@@ -1,5 +1,9 @@
-"""The command line: doctor and models list run against this installation."""
-from engine.cli.cli import main
+"""The command line: doctor and models list run against this installation; settings and options are checked first."""
+import argparse
+
+import pytest
+
+from engine.cli.cli import build_parser, main
 
 
 def test_doctor_reports_backends_and_models(capsys, model_path):
@@ -17,9 +21,31 @@ def test_models_list_marks_the_default(capsys, model_path):
 
 def test_settings_out_of_range_are_clear_errors_before_anything_is_created(tmp_path, capsys):
     out = tmp_path / "out.jsonl"
-    for flags, words in [(["--slots", "0"], "num_slots must be in 1..256, got 0"),
-                         (["--token-budget", "0"], "token budget (n_batch) and n_ubatch must be >= 1"),
-                         (["--cache-ttl", "-1"], "cache TTL > 0"), (["--batch", "0"], "need batch >= 1")]:
+    for flags, words in [(["--slots", "0"], "flag --slots: performance.slots = 0 is out of range: allowed int in 1..255"),
+                         (["--token-budget", "0"], "performance.token_budget = 0 is out of range"),
+                         (["--cache-ttl", "-1"], "performance.cache_ttl = -1.0 is out of range: allowed float in "
+                                                 "1..315360000 seconds"),
+                         (["--batch", "0"], "performance.batch_size = 0 is out of range"),
+                         (["--threshold", "1.5"], "compression.threshold = 1.5 is out of range: allowed float in 0..1")]:
         assert main(["compress", "/dev/null", "-o", str(out), *flags]) == 2
         assert words in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no output, no store
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def test_no_parser_takes_abbreviated_options(tmp_path, capsys):
+    parsers = list(_parsers(build_parser()))
+    assert len(parsers) > 8 and all(p.allow_abbrev is False for p in parsers)
+    # `--mode` once passed for `--model`, and the ladder stepped over the "missing" model lossless: with both
+    # options real now, a prefix of them must name neither.
+    with pytest.raises(SystemExit) as exc:
+        main(["compress", "/dev/null", "-o", str(tmp_path / "o.jsonl"), "--mod", "lossless"])
+    assert exc.value.code == 2 and "unrecognized arguments: --mod lossless" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

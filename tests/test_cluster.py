@@ -21,7 +21,7 @@ import ray  # noqa: E402  (the README's test command installs the ray extra)
 
 from engine.cli.cli import main  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum-dev.jsonl"
+DATA = Path(__file__).resolve().parent / "data" / "dialogues.jsonl"  # the project's own fixtures
 NOTES = ["lunch with Sam on Friday at noon", "the wifi password is on the fridge", "Bob prefers tea, not coffee",
          "call the dentist about the March appointment", "parking is in lot C after 6 pm", "Ana's birthday is in June",
          "the report is due on the 14th", "bring the blue folder to the meeting", "renew the passport before August",
@@ -35,7 +35,7 @@ FLAGS = ["--no-score", "--batch", "2", "--slots", "2", "--threads", "1"]  # thre
 
 def _rows() -> list[dict]:
     dialogues = [json.loads(line) for line in DATA.open()][:6]
-    rows = {f"L{k}": {"id": d["fname"], "text": d["dialogue"][:d["dialogue"].find("\n", 220)]}
+    rows = {f"L{k}": {"id": d["id"], "text": d["text"][:d["text"].find("\n", 220)]}
             for k, d in enumerate(dialogues)}
     rows.update({f"N{k}": {"id": f"note{k}", "text": t} for k, t in enumerate(NOTES)})
     rows["E"] = {"id": "empty", "text": "  "}
@@ -131,7 +131,9 @@ def test_two_actors_over_a_ray_dataset_give_the_single_process_bytes_through_a_s
     assert out.read_bytes() == reference.read_bytes()
     workers = summary.workers
     assert sorted(workers) == ["actor0", "actor1"]
-    assert any(len(w["pids"]) == 2 for w in workers.values())  # the killed actor came back and computed
+    # The killed process had computed batches; Ray restarts it, and it computes again only if batches are left
+    # for it by the time its engine has loaded (a timing matter, so not asserted: the bytes above are the point).
+    assert any(killed[0] in w["pids"] for w in workers.values())
     assert sum(w["items"] for w in workers.values()) == 6 + 12  # distinct texts: a retried batch reports once
     assert summary.cache["hits"] == 4  # the repeats, as in one process
     assert summary.generated_tokens == sum(w["generated_tokens"] for w in workers.values()) > 0

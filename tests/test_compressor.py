@@ -29,10 +29,16 @@ def test_dialogue_becomes_a_smaller_llm_record_that_keeps_every_number_and_date(
     assert Record.from_json(rec.to_json()).summary == rec.summary  # self-contained round trip
 
 
-def test_short_text_is_stored_raw_and_order_is_kept(engine):
-    recs = engine.compress([Item("a", "ok, see you at 5"), Item("b", DIALOGUE), Item("c", "  ")])
+def test_short_text_is_stored_raw_and_order_is_kept_and_each_item_fires_once_as_it_is_final(engine):
+    events = []
+    recs = engine.compress_direct([Item("a", "ok, see you at 5"), Item("b", DIALOGUE), Item("c", "  ")], events.append)
     assert [r.id for r in recs] == ["a", "b", "c"]
     assert recs[0].kind == "raw" and recs[0].text == "ok, see you at 5" and recs[2].kind == "raw"
+    assert [e.index for e in events] == [0, 2, 1]  # the raw ones are final at once, the dialogue after the model
+    assert all(e.record is recs[e.index] for e in events)
+    raw, model = events[0], events[2]
+    assert raw.latency_s is None and raw.num_prompt_tokens == 0
+    assert model.latency_s > 0 and model.num_prompt_tokens > 100 and model.num_generated_tokens > 10
 
 
 def test_long_text_is_chunked_and_merged_into_one_record(engine):
@@ -108,8 +114,10 @@ def test_expand_writes_a_narrative_with_the_facts(engine):
 
 
 def test_scored_records_carry_quality_and_low_ones_are_retried(model_path):
+    events = []
     with Engine(compress_config=CompressConfig(score=True, quality_threshold=0.99)) as e:
-        (rec,) = e.compress([DIALOGUE])
+        (rec,) = e.compress_direct([Item("1", DIALOGUE)], events.append)
+    assert [ev.record for ev in events] == [rec]  # fired once, after the retry decided which record stays
     assert rec.quality is not None and 0 < rec.quality < 1
     assert rec.flagged  # 0.99 is out of reach: retried once with the detailed style, kept the better, flagged
     assert json.loads(rec.to_json())["w"] == 1

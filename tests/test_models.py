@@ -1,5 +1,6 @@
 """models.lock parsing and refusing bad model files before llama.cpp sees them."""
 import shutil
+import struct
 
 import pytest
 
@@ -7,6 +8,8 @@ from engine import models
 from engine.cli.cli import main
 from engine.errors import ModelFileError
 from engine.models import fetch
+
+GGUF_HEADER = b"GGUF" + struct.pack("<IQQ", 3, 0, 0)  # version 3, no tensors, no keys: a well-formed empty header
 
 
 @pytest.fixture
@@ -31,8 +34,12 @@ def test_missing_not_gguf_truncated_and_mismatched_files_are_refused(lock, tmp_p
     text.write_text("hello world")
     with pytest.raises(ModelFileError, match="not a GGUF file"):
         models.verify(entry, text)
+    damaged = tmp_path / "damaged.gguf"
+    damaged.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 4000)  # the magic, then garbage
+    with pytest.raises(ModelFileError, match=r"damaged GGUF header \(version 3, 18446744073709551615 tensors"):
+        models.verify(entry, damaged)
     short = tmp_path / "short.gguf"
-    short.write_bytes(b"GGUF" + b"\0" * 100)
+    short.write_bytes(GGUF_HEADER + b"\0" * 80)
     with pytest.raises(ModelFileError, match=r"has 104 bytes, expected 491400064"):
         models.verify(entry, short)
     fake = models.ModelEntry("fake", "qwen2", "Q4_K_M", "pypi-chunks", 104, "0" * 64)
@@ -52,7 +59,7 @@ def test_pin_records_size_and_sha_of_a_user_file(lock, tmp_path, model_path):
     shutil.copy(lock.path, lock_copy)
     local = models.Lock(lock_copy, lock.default, lock.entries)
     gguf = tmp_path / "tiny.gguf"
-    gguf.write_bytes(b"GGUF" + b"\1" * 60)
+    gguf.write_bytes(GGUF_HEADER + b"\1" * 40)
     fetch.pin(local, "qwen2.5-7b-instruct-q4_k_m", gguf)
     pinned = models.load_lock(lock_copy).get("qwen2.5-7b-instruct-q4_k_m")
     assert pinned.size == 64 and pinned.path == str(gguf) and len(pinned.sha256) == 64

@@ -5,23 +5,19 @@ import random
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from engine.cli.cli import main
 from engine.jobs.store import RunStore
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogsum-dev.jsonl"
+from corpus import dialogues, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    rows = [json.loads(line) for line in DATA.open()][:6]
-    path = tmp_path_factory.mktemp("corpus") / "in.jsonl"
-    with path.open("w") as f:
-        for r in rows:
-            f.write(json.dumps({"id": r["fname"], "text": r["dialogue"]}) + "\n")
+    path = write_jsonl(tmp_path_factory.mktemp("corpus") / "in.jsonl", dialogues()[:6])
+    with path.open("a") as f:
         f.write("not json\n")
     return path
 
@@ -81,7 +77,7 @@ def test_corrupt_store_is_a_clear_error(tmp_path, capsys, model_path):
 
 
 def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tmp_path):
-    # At cosine 0.4 the first six dialogues group as [0, 5, 1, 4, 2, 3] (their MiniLM cosines lie in 0.18-0.48).
+    # At cosine 0.4 the first six dialogues group as [0, 4, 1, 2, 3, 5] (their MiniLM cosines lie in 0.25-0.44).
     out, summary = tmp_path / "grouped.jsonl", tmp_path / "summary.json"
     argv = ["compress", str(corpus), "-o", str(out), "--no-score", "--batch", "8", "--group", "0.4"]
     assert main(argv + ["--summary-json", str(summary)]) == 1
@@ -115,3 +111,69 @@ def test_drop_store_leaves_the_output_and_no_store_files(tmp_path, model_path):
     assert main(["compress", str(src), "-o", str(out), "--no-score", "--drop-store"]) == 0  # monitor on: it writes last
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "o.jsonl"]
     assert len(out.read_text().splitlines()) == 2
+
+
+class _Bar:
+    """Stands in for tqdm: remembers each update."""
+
+    updates: list[int] = []
+
+    def __init__(self, *args, **kwargs):
+        type(self).updates = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        self.updates.append(n)
+
+
+class _Monitor:
+    def __init__(self):
+        self.items = []
+
+    def on_item(self, size, rec, done=None):
+        self.items.append((rec.id, done is not None, done.latency_s if done else None))
+
+    def on_cache(self, stats):
+        pass
+
+    def on_generation(self, stats):
+        pass
+
+
+def test_progress_and_monitor_advance_per_item_before_the_batch_commits(tmp_path, monkeypatch):
+    """No model: the extractive rung fires the codecs' per-item events like the summary codec does."""
+    from engine.codecs.summary.compressor import CompressConfig
+    from engine.core.runner import RunnerConfig
+    from engine.jobs import pipeline
+    from engine.jobs.ladder import ExtractiveEngine
+
+    monkeypatch.setattr(pipeline, "tqdm", _Bar)
+    store = RunStore(tmp_path / "s.db")
+    journal_at_each_event = []
+
+    class Watched(ExtractiveEngine):
+        def compress_direct(self, items, on_done):
+            def watch(event):
+                journal_at_each_event.append(len(store.journal_rows()))
+                on_done(event)
+            return super().compress_direct(items, watch)
+
+    texts = [d["text"] for d in dialogues()[:3]]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts + [texts[0]]))
+                   + "not json\n")
+    monitor = _Monitor()
+    engine = Watched(CompressConfig(score=False), RunnerConfig())
+    options = pipeline.RunOptions(batch=5, store_path=str(tmp_path / "s.db"))
+    summary = pipeline.BatchProcessor(engine, options, monitor).run(str(src), str(tmp_path / "out.jsonl"))
+    store.close()
+    assert journal_at_each_event == [0, 0, 0]  # three distinct texts, each reported before the batch committed
+    assert _Bar.updates == [1] * 5  # the bad line, three texts, and the repeat of the first
+    assert sorted(monitor.items) == sorted([("5", False, None), ("d0", True, None), ("d0", False, None),
+                                            ("d1", True, None), ("d2", True, None)])  # a repeat costs nothing
+    assert summary.num_records == 5 and summary.rungs == {"cpu": 4}

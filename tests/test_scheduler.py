@@ -30,6 +30,18 @@ def test_admits_at_most_num_slots_and_one_token_per_decoding_sequence():
     assert [(st.tokens, st.pos) for st in steps] == [((7,), 3), ((7,), 3)]
 
 
+def test_warm_up_runs_one_sequence_alone_then_admits_one_more_per_finish():
+    s = Scheduler(num_slots=3, token_budget=100, max_seq_len=1000, warm_up=True)
+    seqs = [seq(3, max_tokens=1) for _ in range(4)]
+    for q in seqs:
+        s.add(q)
+    steps = s.schedule()
+    assert [st.seq for st in steps] == seqs[:1]  # alone: its prompt is not slowed by the others' prefill
+    (first,) = s.postprocess(steps, {seqs[0].id: 7}, is_eos)
+    s.release(first)
+    assert s.max_running == 2 and [st.seq for st in s.schedule()] == seqs[1:3]
+
+
 def test_long_prompt_is_chunked_under_the_budget_and_logits_only_at_the_end():
     s = Scheduler(num_slots=1, token_budget=4, max_seq_len=1000)
     q = seq(10)

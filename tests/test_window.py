@@ -19,11 +19,14 @@ class Executor:
     def identity(self):
         return "model", "settings"
 
+    def rungs(self):
+        return [("cpu", "")]
+
     @property
     def num_in_flight(self):
         return len(self.queue)
 
-    def submit(self, number, items, group_threshold):
+    def submit(self, number, items, group_threshold, on_done=None):
         self.queue.append((number, items))
 
     def wait(self):

@@ -1,83 +1,120 @@
-"""`semzip reconstruct`'s file loop, and the cap on exit codes the commands share."""
+"""What `semzip compress` does once parsed: settings into configs, the engine (or Ray actors), the batch processor."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
+from pathlib import Path
 
-from engine.codecs.container import Container, is_container
-from engine.codecs.record import MODEL_CODED, Record
-from engine.errors import InputError, UsageError
-from engine.models import load_lock
-from engine.jobs.inputs import open_input, open_output
+from engine.cli.config import Effective
+from engine.errors import UsageError
 
 MAX_EXIT_FAILURES = 100  # exit codes are 8 bits: the count of failed lines is capped here
 
 
-def read_records(source: str, ids: list[str] | None = None) -> list[Record | tuple[int, str]]:
-    """Records of a container (random access when ids are given) or of JSON lines; a bad one becomes
-    (its number, the problem), never an exception."""
-    if source != "-" and is_container(source):
-        box = Container(source)
-        wanted = ids if ids is not None else [ident for ident, _, _ in box.entries]
-        out: list[Record | tuple[int, str]] = []
-        for n, ident in enumerate(wanted, start=1):
-            try:
-                out.append(box.get(ident) if ids is not None else box.read(n - 1))
-            except InputError as exc:
-                out.append((n, str(exc)))
-        return out
-    parsed: list[Record | tuple[int, str]] = []
-    with open_input(source) as stream:
-        for n, raw in enumerate(stream, start=1):
-            if not raw.strip():
-                continue
-            try:
-                parsed.append(Record.from_json(raw.decode("utf-8"), where=f"line {n}"))
-            except UnicodeDecodeError as exc:  # one bad line never sinks the rest
-                parsed.append((n, f"line {n}: invalid UTF-8 at byte {exc.start}"))
-            except InputError as exc:
-                parsed.append((n, str(exc)))
-    if ids is not None:
-        parsed = [p for p in parsed if not isinstance(p, Record) or p.id in ids]
-    return parsed
+def configs(settings: Effective):
+    """(RunnerConfig, CompressConfig) from the effective settings; a combination they refuse is a UsageError."""
+    from engine.codecs.summary.compressor import CompressConfig
+    from engine.core.runner import RunnerConfig
+
+    budget = settings["performance.token_budget"]
+    try:
+        return (
+            RunnerConfig(num_slots=settings["performance.slots"], n_gpu_layers=settings["model.gpu_layers"],
+                         n_batch=budget, n_ubatch=max(1, min(RunnerConfig().n_ubatch, budget)),
+                         n_ctx=settings["performance.ctx_size"], warm_up=settings["performance.warm_up"],
+                         n_threads=settings["performance.threads"]),
+            CompressConfig(score=settings["compression.score"], quality_threshold=settings["compression.threshold"]),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
-def reconstruct_file(decode, parsed: list[Record | tuple[int, str]], output: str) -> int:
-    """{"id", "text"} lines out for records (errors as {"id", "line", "error"}); returns the failures.
+def engine_for(settings: Effective, mode: str | None = None, model: str | None = None):
+    """The Engine the settings describe, without the ladder: a model that does not load is a setup error (exit 2)."""
+    from engine.api import Engine
+    from engine.core.runner import ContextError, LlamaError
+    from engine.jobs.ladder import unloadable
 
-    decode: records -> texts or errors (render needs no model; coded records and expand go through an Engine).
-    """
-    records = [p for p in parsed if isinstance(p, Record)]
-    texts = iter(decode(records))
-    failed = 0
-    with open_output(output) as out:
-        for p in parsed:
-            if isinstance(p, Record):
-                text = next(texts)
-                if isinstance(text, Exception):
-                    failed += 1
-                    out.write(json.dumps({"id": p.id, "error": str(text)}, ensure_ascii=False) + "\n")
-                else:
-                    out.write(json.dumps({"id": p.id, "text": text}, ensure_ascii=False) + "\n")
-            else:
-                failed += 1
-                out.write(json.dumps({"id": None, "line": p[0], "error": p[1]}, ensure_ascii=False) + "\n")
-    return failed
+    runner_config, compress_config = configs(settings)
+    model = model or settings["model.name"]
+    try:
+        return Engine(model=model, runner_config=runner_config, compress_config=compress_config,
+                      mode=mode or settings["compression.mode"],
+                      ratio=settings["compression.ratio"])
+    except ContextError as exc:
+        raise UsageError(f"{exc}; fix: fewer --slots or a smaller --ctx-size, or leave the fallback ladder on") \
+            from None
+    except LlamaError as exc:
+        raise unloadable(model, exc) from None
 
 
-def coding_model(parsed: list[Record | tuple[int, str]], override: str | None) -> str | None:
-    """The model that decodes the model-coded records among parsed: --model, else the lock entry their profile
-    names; None when no record needs one."""
-    coded = [p for p in parsed if isinstance(p, Record) and p.kind in MODEL_CODED]
-    if not coded:
+def cluster_options(args):
+    """--ray [ADDRESS] and its sizes, or None for a single-process run."""
+    if args.ray is None:
         return None
-    if override:
-        return override
-    shas = {(p.profile or "").split(".")[0] for p in coded}
-    if len(shas) != 1 or "" in shas:
-        raise UsageError("these records were coded with several models (or name none): decode them with --model")
-    (sha,) = shas
-    entry = load_lock().by_sha(sha)
-    if entry is None:
-        raise UsageError(f"the records were coded with a model whose sha256 starts {sha}, which models.lock does not "
-                         f"pin: pass it with --model PATH")
-    return entry.name
+    from engine.cluster.executor import ClusterOptions
+
+    return ClusterOptions(address=None if args.ray == "local" else args.ray, actors=args.actors,
+                          cpus_per_actor=args.cpus_per_actor)
+
+
+def run_compress(args, settings: Effective) -> int:
+    """`semzip compress`: settings checked, model loaded (or a setup error, exit 2), then the batch processor."""
+    from engine.jobs.ladder import CAUSES
+    from engine.jobs.pipeline import BatchProcessor, RunOptions, container_for, drop_store_files, store_path_for
+    from engine.jobs.spec import EngineSpec
+    from engine.jobs.store import RunStore
+    from engine.observe.monitor import Monitor
+
+    try:
+        options = RunOptions(batch=settings["performance.batch_size"], resume=args.resume, store_path=args.store,
+                             drop_store=args.drop_store, group_threshold=settings["compression.group"],
+                             cache_size=settings["performance.cache_size"],
+                             cache_ttl_s=settings["performance.cache_ttl"],
+                             persistent_cache=settings["performance.persistent_cache"],
+                             container=container_for(args.container, args.output))
+        cluster = cluster_options(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    model = settings["model.name"]
+    spec = EngineSpec(model, *configs(settings), fallback=settings["model.fallback"],
+                      mode=settings["compression.mode"], ratio=settings["compression.ratio"])
+    if cluster is not None:
+        from engine.cluster.executor import RayExecutor
+
+        executor = engine = RayExecutor(spec, cluster)  # the actors load their engines
+    elif spec.fallback:
+        executor, engine = None, spec.build()  # the named model's setup errors come first (exit 2)
+    else:
+        executor, engine = None, engine_for(settings)
+    monitored = settings["monitoring.enabled"]
+    store_path = store_path_for(options, args.output)
+    with engine:
+        metrics_store = RunStore(store_path) if store_path and monitored else None
+        monitor = Monitor(model=model or "default", store=metrics_store) if monitored else None
+        if monitor is not None and spec.fallback:
+            monitor.on_plan([name for name, _ in spec.rungs()], CAUSES)  # ladder steps come back with each batch
+        # The monitor writes its last snapshot into the store after the run: the store is dropped after that.
+        processor = BatchProcessor(None if executor else engine, dataclasses.replace(options, drop_store=False),
+                                   monitor, executor=executor)
+        if monitor is not None:
+            monitor.slots = settings["performance.slots"]
+            if settings["monitoring.metrics_port"]:
+                monitor.serve(settings["monitoring.metrics_port"])
+            monitor.start_sampling(settings["monitoring.sample_interval"])
+        try:
+            summary = processor.run(args.input, args.output, fmt=args.format, whole=args.whole)
+        finally:
+            if monitor is not None:
+                monitor.stop()
+            if metrics_store is not None:
+                metrics_store.close()
+    if options.drop_store and store_path is not None:
+        drop_store_files(store_path)
+    print(summary.table(), file=sys.stderr)
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=1) + "\n")
+    if summary.failed:
+        print(f"semzip: {summary.failed} line(s) failed; see the error records in the output", file=sys.stderr)
+    return min(summary.failed, MAX_EXIT_FAILURES)

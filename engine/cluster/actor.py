@@ -10,9 +10,7 @@ class BatchActor:
     (after its process was killed) rebuilds the engine, and Ray retries the batches it held."""
 
     def __init__(self, spec: EngineSpec, name: str):
-        self.steps: list[tuple[str, str]] = []  # fallback ladder steps not yet reported to the driver
-        engine = spec.build(on_step=lambda rung, reason: self.steps.append((rung, reason)))
-        self.worker = BatchWorker(engine, name)
+        self.worker = BatchWorker(spec.build(), name)  # it reports the ladder's steps with each batch
 
     def identity(self) -> tuple[str, str]:
         return self.worker.identity()
@@ -23,6 +21,4 @@ class BatchActor:
         return os.getpid()
 
     def compute(self, number: int, items: list, group_threshold: float | None) -> BatchResult:
-        result = self.worker.compute(number, items, group_threshold)
-        result.fallbacks, self.steps = self.steps, []
-        return result
+        return self.worker.compute(number, items, group_threshold)

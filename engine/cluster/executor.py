@@ -86,6 +86,7 @@ class RayExecutor:
             raise ClusterError(f"actors loaded different models or settings ({sorted(set(identities))}): "
                                "their records would differ; give every node the same model (semzip models fetch)")
         self._identity = identities[0]
+        self._rungs = spec.rungs()
         self.capacity = len(self.actors) * options.batches_per_actor
         self._refs: dict = {}  # ObjectRef -> actor index
         self._load = [0] * len(self.actors)
@@ -126,7 +127,12 @@ class RayExecutor:
     def num_in_flight(self) -> int:
         return len(self._refs)
 
-    def submit(self, number: int, items: list, group_threshold: float | None) -> None:
+    def rungs(self) -> list[tuple[str, str]]:
+        """(name, record code) of each rung the actors' engines can step down to."""
+        return self._rungs
+
+    def submit(self, number: int, items: list, group_threshold: float | None, on_done=None) -> None:
+        """on_done is not called: an actor's per-item events come back with its batch (ItemDone in the result)."""
         i = min(range(len(self.actors)), key=self._load.__getitem__)  # the least loaded actor
         self._refs[self.actors[i].compute.remote(number, items, group_threshold)] = i
         self._load[i] += 1

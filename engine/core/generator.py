@@ -46,7 +46,9 @@ class BatchedGenerator:
                 self.stats.num_prompt_tokens += len(prefix)
             self.runner.set_prefix(prefix)
             base_pos = len(prefix)
-        sched = Scheduler(self.runner.config.num_slots, self.runner.token_budget, self.runner.max_seq_len)
+        # Every run warms up, not just the first: a resumed run must admit each batch as the original did.
+        cfg = self.runner.config
+        sched = Scheduler(cfg.num_slots, self.runner.token_budget, self.runner.max_seq_len, cfg.warm_up)
         pending = iter(requests)
         while True:
             for rejected in self._refill(sched, pending, prefix, base_pos):

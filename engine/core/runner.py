@@ -9,13 +9,17 @@ import numpy as np
 from typing import TYPE_CHECKING
 
 from bindings import (
-    Batch, Context, ContextParams, KVCacheFull, LlamaError, Model, ModelParams, Sampler, SamplingParams, backend_report,
+    Batch, Context, ContextError, ContextParams, KVCacheFull, LlamaError, Model, ModelLoadError, ModelParams, Sampler,
+    SamplingParams, backend_report,
 )
 
 if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the runner only reads its steps
     from engine.core.sequence import Step
 
-__all__ = ["KVCacheFull", "LlamaError", "ModelRunner", "RunnerConfig", "SamplingParams", "backend_report"]
+__all__ = [
+    "ContextError", "KVCacheFull", "LlamaError", "ModelLoadError", "ModelRunner", "RunnerConfig", "SamplingParams",
+    "backend_report",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class RunnerConfig:
     grammar_check_first: bool = True  # see Sampler.sample; False is the slow reference path
     use_extra_bufts: bool = True  # weight repacking; off where logits must not depend on the ubatch's shape
     swa_full: bool = False
+    warm_up: bool = True  # each run starts with one sequence, one more per finish: results come early (Scheduler)
 
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:

@@ -11,11 +11,20 @@ from engine.core.sequence import Sequence, Status, Step
 class Scheduler:
     """Continuous batching: a finished sequence frees its slot and the next waiting one is admitted at once."""
 
-    def __init__(self, num_slots: int, token_budget: int, max_seq_len: int):
+    def __init__(self, num_slots: int, token_budget: int, max_seq_len: int, warm_up: bool = False):
+        """warm_up: start with one running sequence and admit one more each time one finishes, as after a preemption.
+
+        On a CPU a decode costs about as much per token as a prompt chunk, so while other slots' prompts
+        are prefilled a decoding sequence advances one token per multi-second call: with every slot admitted
+        at once the first result waits for all of their prompts. Warming up, the first comes after one prompt
+        and one answer, and the next ones follow one by one (modelled on 64 LoCoMo sessions, 16 slots: first
+        result at 10 s instead of 79 s, the fourth at 46 s instead of 100 s, for 3% more total time).
+        """
         if num_slots < 1 or token_budget < 1:
             raise ValueError(f"need num_slots >= 1 and token_budget >= 1, got {num_slots}, {token_budget}")
         self.num_slots = num_slots
-        self.max_running = num_slots  # lowered when the KV cache fills, raised again as sequences finish
+        # Lowered when the KV cache fills or to warm up, raised by one as each sequence finishes.
+        self.max_running = 1 if warm_up else num_slots
         self.token_budget = token_budget
         self.max_seq_len = max_seq_len
         self.waiting: deque[Sequence] = deque()
@@ -88,7 +97,7 @@ class Scheduler:
         """Give a finished or preempted sequence's slot back."""
         self.running.remove(seq)
         self._free_slots.append(seq.slot)
-        # Finished work frees KV cells, so room for one more sequence again after a preemption.
+        # Finished work frees KV cells: room for one more sequence again, after a preemption or while warming up.
         self.max_running = min(self.num_slots, self.max_running + 1)
 
     def preempt(self) -> int:

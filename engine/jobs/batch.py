@@ -7,11 +7,13 @@ and journal rows are the same whichever runs them.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Container
 from dataclasses import dataclass, field
 
+from engine.codecs.events import ItemDone
 from engine.codecs.item import Item
 from engine.codecs.record import Record
 from engine.jobs.cache import RecordCache, cache_key, settings_fingerprint
@@ -27,6 +29,7 @@ class BatchPlan:
     out: dict[int, Record] = field(default_factory=dict)  # errors and cache hits, final
     keyed: dict[str, list[tuple[int, Item]]] = field(default_factory=dict)  # distinct texts to compute
     waiting: dict[int, str] = field(default_factory=dict)  # item -> key an earlier batch in flight computes
+    reported: set[int] = field(default_factory=set)  # items already reported to the monitor and progress bar
 
     def items_to_compute(self) -> list[Item]:
         """One item per distinct text, in first-seen order: the engine call's batch."""
@@ -39,7 +42,7 @@ class BatchResult:
 
     number: int
     records: list[Record]
-    results: list = field(default_factory=list)  # generator Results, for the monitor's latencies and tokens
+    events: list[ItemDone] = field(default_factory=list)  # per computed item, aligned with records: cost, latency
     num_prompt_tokens: int = 0
     num_generated_tokens: int = 0
     num_preemptions: int = 0  # the worker's running total
@@ -47,7 +50,8 @@ class BatchResult:
     pid: int = 0
     compute_s: float = 0.0
     rss_bytes: int = 0
-    fallbacks: list[tuple[str, str]] = field(default_factory=list)  # ladder steps the worker took since its last batch
+    fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (rung, cause, detail): ladder steps the
+    # worker took since its last batch, its load included
 
 
 def plan_batch(number: int, chunk, cache: RecordCache, model_sha: str, settings: str,
@@ -84,7 +88,7 @@ def finish_batch(plan: BatchPlan, result: BatchResult, cache: RecordCache,
     """
     new_cache = {}
     for key, rec in zip(plan.keyed, result.records):
-        new_cache[key] = cache.put(key, rec)
+        new_cache[key] = cache.put_record(key, rec)
         for i, x in plan.keyed[key]:
             same = Record.from_json(rec.to_json())
             same.id, same.meta = x.id, x.meta
@@ -108,6 +112,7 @@ class BatchWorker:
         self.engine = engine
         self.name = name
         self._embedder = None
+        self._steps_reported = 0
 
     def identity(self) -> tuple[str, str]:
         """(model sha256, settings fingerprint): what cache keys and the store's checkpoint are made of."""
@@ -115,16 +120,28 @@ class BatchWorker:
         threads = getattr(getattr(runner, "ctx", None), "n_threads", None)  # the extractive rung has no context
         return self.engine.model_sha, settings_fingerprint(self.engine.compressor.config, runner.config, threads)
 
-    def compute(self, number: int, items: list[Item], group_threshold: float | None = None) -> BatchResult:
-        """Records for items, in their order, from one engine call (similar texts admitted together with --group)."""
+    def compute(self, number: int, items: list[Item], group_threshold: float | None = None,
+                on_done=None) -> BatchResult:
+        """Records for items, in their order, from one engine call (similar texts admitted together with --group).
+
+        on_done(ItemDone), indexed into items, fires as each record is final; the events come back in the result too.
+        """
         import psutil
 
         order = list(range(len(items)))
         if group_threshold is not None and len(items) > 1:
             order = self._grouped(items, group_threshold)
+        events: list[ItemDone | None] = [None] * len(items)
+
+        def relay(event: ItemDone) -> None:
+            event = dataclasses.replace(event, index=order[event.index])
+            events[event.index] = event
+            if on_done is not None:
+                on_done(event)
+
         before = self._generation()
         t0 = time.perf_counter()
-        fresh = self.engine.compress_direct([items[k] for k in order]) if items else []
+        fresh = self.engine.compress_direct([items[k] for k in order], relay) if items else []
         compute_s = time.perf_counter() - t0
         records: list[Record] = [None] * len(items)  # type: ignore[list-item]
         for k, rec in zip(order, fresh):
@@ -132,9 +149,10 @@ class BatchWorker:
         after = self._generation()
         # A fallback mid-batch brings a fresh generator whose totals start at zero: then count from there.
         prompt, generated = (a - b if a >= b else a for a, b in zip(after[:2], before[:2]))
-        return BatchResult(number, records, list(self.engine.compressor.last_results) if items else [],
-                           prompt, generated, after[2], self.name, os.getpid(), compute_s,
-                           psutil.Process().memory_info().rss)
+        steps = getattr(self.engine, "steps", [])  # a LadderEngine's (rung, cause, detail), load time included
+        fallbacks, self._steps_reported = list(steps[self._steps_reported:]), len(steps)
+        return BatchResult(number, records, events, prompt, generated, after[2], self.name, os.getpid(), compute_s,
+                           psutil.Process().memory_info().rss, fallbacks)
 
     def _generation(self) -> tuple[int, int, int]:
         """(prompt, generated, preemptions) so far on the engine's generator; the extractive rung has none."""

@@ -2,7 +2,8 @@
 
 Batches are fixed slices of the input (item i is in batch i // batch_size) and each batch commits
 in one transaction, so a resumed run recomputes exactly the unfinished batches, with the same
-composition, and its output is byte-identical to an uninterrupted greedy run.
+composition, and its output is byte-identical to an uninterrupted greedy run. Progress and the
+monitor advance per item, on the codec's ItemDone events, while the batch is still running.
 
 Where the engine runs is an executor's business: LocalExecutor computes each batch in this process;
 engine.cluster's RayExecutor keeps several batches in flight on Ray actors. Planning, the journal and
@@ -108,12 +109,20 @@ class LocalExecutor:
     def identity(self) -> tuple[str, str]:
         return self.worker.identity()
 
+    def rungs(self) -> list[tuple[str, str]]:
+        """(name, record code) of each rung of the engine's fallback plan; a plain engine is one rung."""
+        rungs = getattr(self.engine, "rungs", None)
+        if rungs is not None:
+            return [(r.name, r.code) for r in rungs]
+        return [("gpu" if self.engine.runner.config.n_gpu_layers else "cpu", "")]
+
     @property
     def num_in_flight(self) -> int:
         return len(self._queue)
 
-    def submit(self, number: int, items: list, group_threshold: float | None) -> None:
-        self._queue.append((number, items, group_threshold))
+    def submit(self, number: int, items: list, group_threshold: float | None, on_done=None) -> None:
+        """on_done(ItemDone) hears each item the moment its record is final, while the batch computes."""
+        self._queue.append((number, items, group_threshold, on_done))
 
     def wait(self) -> list[BatchResult]:
         return [self.worker.compute(*self._queue.pop(0))]
@@ -128,6 +137,7 @@ class BatchProcessor:
         self.monitor = monitor
         self.executor = executor or LocalExecutor(engine)
         self.model_sha, self.settings = self.executor.identity()
+        self.rungs = self.executor.rungs()
 
     def open_store(self, source: ItemSource, output: str) -> RunStore | None:
         path = store_path_for(self.options, output)
@@ -156,6 +166,8 @@ class BatchProcessor:
         store.set_meta("input_sha256", fingerprint)
         store.set_meta("settings", self.settings)
         store.set_meta("model_sha256", self.model_sha)
+        # For `semzip report`: the rung each record's "r" code names; the first one makes records without it.
+        store.set_meta("rungs", json.dumps([list(r) for r in self.rungs]))
         return store
 
     def run(self, source: str | ItemSource, output: str, *, fmt: str = "auto", whole: bool = False) -> RunSummary:
@@ -175,7 +187,7 @@ class BatchProcessor:
                 total=source.total, unit="item", file=sys.stderr, disable=None, smoothing=0.1
             ) as bar:
                 window = BatchWindow(self.executor, self.options, (self.model_sha, self.settings), cache, store,
-                                     direct, summary, bar, self.monitor)
+                                     direct, summary, bar, self.monitor, self.rung_name)
                 for number, chunk in enumerate(iter(lambda: list(islice(items, self.options.batch)), [])):
                     if store is not None and all(i in done for i, _ in chunk):
                         bar.update(len(chunk))
@@ -196,19 +208,26 @@ class BatchProcessor:
             drop_store_files(store.path)
         return summary
 
+    def rung_name(self, code: str | None) -> str:
+        """Which rung of the fallback ladder made a record (its "r" code); none: the plan's first rung."""
+        if code is None:
+            return self.rungs[0][0]
+        return next((name for name, c in self.rungs if c == code), code)
+
     def _write_output(self, store: RunStore, output: str, summary: RunSummary) -> None:
         """Write OUT from the journal atomically: a crash leaves the old file or the complete new one."""
         if self.options.container == "binary":
             rows = list(store.journal_rows())
             records = [Record.from_json(line) for _, line, _ in rows]
             for (_, _, size), rec, stored in zip(rows, records, write_container(output, records)):
-                summary.add(size, rec, stored)
+                summary.add(size, rec, self.rung_name(rec.rung), stored)
             return
         tmp = output + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             for _, line, size in store.journal_rows():
                 f.write(line + "\n")
-                summary.add(size, Record.from_json(line))
+                rec = Record.from_json(line)
+                summary.add(size, rec, self.rung_name(rec.rung))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, output)

@@ -17,7 +17,7 @@ class EngineSpec:
     ratio: float | None = None
 
     def build(self, on_step=None):
-        """A loaded engine: a LadderEngine (on_step(rung, reason) hears each step down), or a plain Engine."""
+        """A loaded engine: a LadderEngine (on_step(rung, cause, detail) hears each step down), or a plain Engine."""
         if not self.fallback:
             from engine.api import Engine
 
@@ -25,3 +25,11 @@ class EngineSpec:
         from engine.jobs.ladder import LadderEngine
 
         return LadderEngine(self.model, self.runner, self.compress, on_step=on_step, mode=self.mode, ratio=self.ratio)
+
+    def rungs(self) -> list[tuple[str, str]]:
+        """(name, record code) of each rung the engine it builds can step down to, without loading anything."""
+        if not self.fallback:
+            return [("gpu" if self.runner.n_gpu_layers else "cpu", "")]
+        from engine.jobs.ladder import plan
+
+        return [(r.name, r.code) for r in plan(self.model, self.runner.n_gpu_layers, self.mode)]

@@ -10,18 +10,20 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+from engine.codecs.events import ItemDone
 from engine.codecs.record import Record
-from engine.jobs.batch import BatchPlan, BatchResult, finish_batch, plan_batch
+from engine.jobs.batch import BatchPlan, BatchResult, finish_batch, original_bytes, plan_batch
 from engine.jobs.cache import RecordCache
 from engine.jobs.summary import RunSummary
 
 
 class BatchWindow:
     def __init__(self, executor, options, identity: tuple[str, str], cache: RecordCache, store, direct,
-                 summary: RunSummary, bar, monitor=None):
+                 summary: RunSummary, bar, monitor=None, rung_name=lambda code: code or "cpu"):
         self.executor, self.options, self.monitor = executor, options, monitor
         self.model_sha, self.settings = identity
         self.cache, self.store, self.direct, self.summary, self.bar = cache, store, direct, summary, bar
+        self.rung_name = rung_name
         self.plans: dict[int, BatchPlan] = {}
         self.results: dict[int, BatchResult] = {}
         self.owners: dict[str, int] = {}  # key -> the batch in flight computing it
@@ -40,12 +42,30 @@ class BatchWindow:
         todo = plan.items_to_compute()
         if todo:
             self.owners.update((key, number) for key in plan.keyed)
-            self.executor.submit(number, todo, self.options.group_threshold)
+            self.executor.submit(number, todo, self.options.group_threshold, self._live(plan))
         else:
             self.results[number] = BatchResult(number, [])
             self._finish_ready()
         while self.executor.num_in_flight >= self.executor.capacity:
             self._collect()
+
+    def _live(self, plan: BatchPlan):
+        """The listener for a batch computed here: each item is reported the moment its record is final."""
+        keys = list(plan.keyed)
+
+        def on_done(event: ItemDone) -> None:
+            # Repeats of one text in a batch are one model call: its cost is counted once, its records each.
+            for n, (i, x) in enumerate(plan.keyed[keys[event.index]]):
+                plan.reported.add(i)
+                self._report(original_bytes(x), event.record, event if n == 0 else None)
+
+        return on_done
+
+    def _report(self, size: int, rec: Record, event: ItemDone | None) -> None:
+        self.bar.update(1)
+        if self.monitor is not None:
+            self.monitor.on_item(size, rec, event)
+            self.monitor.on_cache(self.cache.stats())
 
     def drain(self) -> None:
         while self.executor.num_in_flight:
@@ -81,14 +101,17 @@ class BatchWindow:
             while self.next_written in self.unwritten:
                 for _, line, size in self.unwritten.pop(self.next_written):
                     self.direct.write(line + "\n")
-                    self.summary.add(size, Record.from_json(line))
+                    rec = Record.from_json(line)
+                    self.summary.add(size, rec, self.rung_name(rec.rung))
                 self.next_written += 1
         self._account(res)
+        # What was not reported live: errors, cache hits, and batches computed elsewhere (Ray actors).
+        events = {group[0][0]: event for group, event in zip(plan.keyed.values(), res.events)}
+        for i, _, size in rows:
+            if i not in plan.reported:
+                self._report(size, plan.out[i], events.get(i))
         if self.monitor is not None:
-            self.monitor.on_records([(size, plan.out[i]) for i, _, size in rows], res.results)
-            self.monitor.on_cache(self.cache.stats())
             self.monitor.on_generation(SimpleNamespace(num_preemptions=sum(self.preemptions.values())))
-        self.bar.update(len(rows))
 
     def _account(self, res: BatchResult) -> None:
         """Fold one batch's counters into the run: tokens, its worker's line, fallbacks for the monitor."""
@@ -108,6 +131,7 @@ class BatchWindow:
         if res.pid not in w["pids"]:
             w["pids"].append(res.pid)  # more than one: the worker's process died and Ray restarted it
         self.preemptions[res.worker] = res.num_preemptions
-        if self.monitor is not None:
-            for rung, reason in res.fallbacks:
-                self.monitor.on_fallback(rung, reason)
+        for rung, cause, detail in res.fallbacks:
+            s.fallbacks.append((rung, cause))
+            if self.monitor is not None:
+                self.monitor.on_fallback(rung, cause, detail)

@@ -4,12 +4,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 from pathlib import Path
 
 from engine.errors import ModelFileError
 from engine.models.lockfile import Lock, ModelEntry, load_lock
 
 GGUF_MAGIC = b"GGUF"
+GGUF_VERSIONS = (2, 3)  # what llama.cpp reads; version 1 had 32-bit counts and is long gone
+# Far above any real model (a few thousand tensors, a few hundred keys): larger counts mean a damaged header.
+GGUF_MAX_COUNT = 1 << 20
 
 
 def cache_dir() -> Path:
@@ -37,13 +41,19 @@ def sha256_file(path: Path) -> str:
 
 
 def check_gguf_header(path: Path, fix: str) -> None:
-    """Refuse a missing file or one that does not start with the GGUF magic."""
+    """Refuse a missing file, or one whose header is not GGUF: magic, a version llama.cpp reads, sane counts."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} is missing; fix: {fix}")
     with path.open("rb") as f:
-        head = f.read(4)
-    if head != GGUF_MAGIC:
-        raise ModelFileError(f"model file {path} is not a GGUF file (starts with {head!r}); fix: {fix}")
+        head = f.read(24)
+    if head[:4] != GGUF_MAGIC:
+        raise ModelFileError(f"model file {path} is not a GGUF file (starts with {head[:4]!r}); fix: {fix}")
+    if len(head) < 24:
+        raise ModelFileError(f"model file {path} is truncated ({len(head)} bytes); fix: {fix}")
+    version, n_tensors, n_kv = struct.unpack("<IQQ", head[4:])
+    if version not in GGUF_VERSIONS or n_tensors > GGUF_MAX_COUNT or n_kv > GGUF_MAX_COUNT:
+        raise ModelFileError(f"model file {path} has a damaged GGUF header (version {version}, {n_tensors} tensors, "
+                             f"{n_kv} keys); fix: {fix}")
 
 
 def verify(entry: ModelEntry, path: Path | None = None) -> Path:

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import psutil
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
 
+from engine.codecs.events import ItemDone
+from engine.codecs.record import Record
 from engine.jobs.store import RunStore
 from engine.observe.gpu import GpuProbe
+from engine.observe.metrics import RECORD_CACHE, Metrics
 
 log = logging.getLogger(__name__)
-_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 
 
 def percentiles(samples, qs=(50, 95, 99)) -> dict[str, float]:
@@ -43,28 +45,7 @@ class Monitor:
         self.registry = registry or CollectorRegistry()
         self.store = store
         self.cost = cost
-        r, m = self.registry, ["model"]
-        self.ops = Counter("semzip_operations", "Records produced", ["op", "kind", "model"], registry=r)
-        self.latency = Histogram("semzip_latency_seconds", "Per-item latency", ["op", "model"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.prompt_tokens = Counter("semzip_prompt_tokens", "Prompt tokens", m, registry=r)
-        self.gen_tokens = Counter("semzip_generated_tokens", "Generated tokens", m, registry=r)
-        self.bytes_in = Counter("semzip_original_bytes", "Original UTF-8 bytes", m, registry=r)
-        self.bytes_out = Counter("semzip_stored_bytes", "Stored record bytes", m, registry=r)
-        self.ratio = Gauge("semzip_compression_ratio", "Honest ratio so far", m, registry=r)
-        self.quality = Histogram("semzip_quality", "Fidelity score", m, buckets=[i / 20 for i in range(21)], registry=r)
-        self.cache_hits = Gauge("semzip_cache_hits", "Cache hits this run", registry=r)
-        self.cache_misses = Gauge("semzip_cache_misses", "Cache misses this run", registry=r)
-        self.fallbacks = Counter("semzip_fallbacks", "Fallback ladder steps", ["rung", "reason"], registry=r)
-        self.errors = Counter("semzip_errors", "Errors by kind", ["kind"], registry=r)
-        self.alerts = Counter("semzip_quality_alerts", "Rolling quality fell under the baseline", registry=r)
-        self.preemptions = Gauge("semzip_kv_preemptions", "Sequences preempted because the KV cache was full", registry=r)
-        self.items_per_min = Gauge("semzip_items_per_minute", "Throughput", ["window"], registry=r)
-        self.cpu = Gauge("semzip_process_cpu_percent", "Process CPU %", registry=r)
-        self.rss = Gauge("semzip_process_rss_bytes", "Process RSS", registry=r)
-        self.sys_mem = Gauge("semzip_system_memory_used_bytes", "System memory used", registry=r)
-        self.gpu_util = Gauge("semzip_gpu_utilization_percent", "GPU utilisation", ["gpu"], registry=r)
-        self.gpu_mem = Gauge("semzip_gpu_memory_used_bytes", "GPU memory used", ["gpu"], registry=r)
-        self.gpu_power = Gauge("semzip_gpu_power_watts", "GPU power", ["gpu"], registry=r)
+        self.metrics = Metrics(self.registry, model)
         self._lock = threading.Lock()
         self.t_start = time.time()
         self.latencies: list[float] = []
@@ -78,6 +59,8 @@ class Monitor:
         self.num_alerts = 0
         self.num_preemptions = 0
         self.energy_j = 0.0
+        self._cache_seen: dict[str, tuple[int, int]] = {}  # cache name -> (hits, misses) already counted
+        self._preemptions_seen = 0
         self._window = quality_window
         self._alert_drop = alert_drop
         self._baseline: float | None = None
@@ -86,49 +69,71 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self.slots: int | None = None  # the run's --slots, for the advisor
 
-    # events from the pipeline
-    def on_records(self, rows: list[tuple[int, object]], results=()) -> None:
-        """rows: (original bytes, Record) per item; results: generator Results behind them."""
+    # events from the pipeline, one per item as its record is final
+    def on_item(self, size_in: int, rec: Record, done: ItemDone | None = None) -> None:
+        """One finished item: its original bytes and record, and the codec's event when the model made it now
+        (none for cache hits, bad lines, and repeats of a text already counted in the batch)."""
         now = time.time()
+        m = self.metrics
         with self._lock:
-            for size, rec in rows:
-                self.num_items += 1
-                self.finish_times.append(now)
-                self.ops.labels("compress", rec.kind, self.model).inc()
-                if rec.kind == "error":
-                    self.errors.labels("bad_input").inc()
-                    continue
-                self.bytes_in.labels(self.model).inc(size)
-                self.bytes_out.labels(self.model).inc(rec.stored_bytes)
-                self.total_in += size
+            self.num_items += 1
+            self.finish_times.append(now)
+            m.ops.labels("compress", rec.kind, self.model).inc()
+            if rec.kind == "error":
+                m.errors.labels("bad_input").inc()
+            else:
+                m.bytes_in.labels(self.model).inc(size_in)
+                m.bytes_out.labels(self.model).inc(rec.stored_bytes)
+                self.total_in += size_in
                 self.total_out += rec.stored_bytes
                 if rec.quality is not None:
                     self.qualities.append(rec.quality)
-                    self.quality.labels(self.model).observe(rec.quality)
-            for res in results:
-                self.latencies.append(res.total_s)
-                self.latency.labels("compress", self.model).observe(res.total_s)
-                self.num_prompt_tokens += res.num_prompt_tokens
-                self.num_gen_tokens += len(res.tokens)
-                self.prompt_tokens.labels(self.model).inc(res.num_prompt_tokens)
-                self.gen_tokens.labels(self.model).inc(len(res.tokens))
+                    m.quality.labels(self.model).observe(rec.quality)
+            if done is not None:
+                if done.latency_s is not None:
+                    self.latencies.append(done.latency_s)
+                    m.latency.labels("compress", self.model).observe(done.latency_s)
+                self.num_prompt_tokens += done.num_prompt_tokens
+                self.num_gen_tokens += done.num_generated_tokens
+                m.prompt_tokens.labels(self.model).inc(done.num_prompt_tokens)
+                m.gen_tokens.labels(self.model).inc(done.num_generated_tokens)
             if self.total_out:
-                self.ratio.labels(self.model).set(self.total_in / self.total_out)
+                m.ratio.labels(self.model).set(self.total_in / self.total_out)
             self._check_quality()
             self._update_throughput(now)
 
     def on_generation(self, stats) -> None:
         """The generator's running totals (KV-cache pressure shows up as preemptions)."""
-        self.num_preemptions = stats.num_preemptions
-        self.preemptions.set(stats.num_preemptions)
+        with self._lock:
+            # A fallback brings a fresh generator whose totals start at zero again.
+            new = stats.num_preemptions - self._preemptions_seen if stats.num_preemptions >= self._preemptions_seen \
+                else stats.num_preemptions
+            self._preemptions_seen = stats.num_preemptions
+            self.num_preemptions += new
+            self.metrics.preemptions.inc(new)
 
-    def on_cache(self, stats: dict) -> None:
-        self.cache_hits.set(stats["hits"])
-        self.cache_misses.set(stats["misses"])
+    def on_cache(self, stats: dict, name: str = RECORD_CACHE) -> None:
+        """A cache's running hits, misses and size (the records cache, or a host function's)."""
+        with self._lock:
+            hits, misses = self._cache_seen.get(name, (0, 0))
+            if stats["hits"] < hits or stats["misses"] < misses:  # a new cache object under the same name
+                hits = misses = 0
+            self.metrics.cache_hits.labels(name).inc(stats["hits"] - hits)
+            self.metrics.cache_misses.labels(name).inc(stats["misses"] - misses)
+            self.metrics.cache_entries.labels(name).set(stats["size"])
+            self._cache_seen[name] = (stats["hits"], stats["misses"])
 
-    def on_fallback(self, rung: str, reason: str) -> None:
-        self.fallbacks.labels(rung, reason[:60]).inc()
-        self._event("fallback", {"rung": rung, "reason": reason})
+    def on_plan(self, rungs: list[str], causes: tuple[str, ...]) -> None:
+        """The fallback ladder's rungs, top first, and the causes a rung can fail for: their series start at zero."""
+        self.metrics.init_rungs(rungs, causes)
+
+    def on_fallback(self, rung: str, cause: str, detail: str) -> None:
+        self.metrics.fallbacks.labels(rung, cause).inc()
+        self._event("fallback", {"rung": rung, "cause": cause, "reason": detail})
+
+    def observe_function(self, name: str, seconds: float) -> None:
+        """A host function's latency (@semzip_timed)."""
+        self.metrics.function_latency.labels(name).observe(seconds)
 
     def _check_quality(self) -> None:
         w = self._window
@@ -139,7 +144,7 @@ class Monitor:
         rolling = float(np.mean(self.qualities[-w:]))
         dropped = rolling < self._baseline * (1 - self._alert_drop)
         if dropped and not self._alerting:
-            self.alerts.inc()
+            self.metrics.alerts.inc()
             self.num_alerts += 1
             log.warning("quality alert: rolling mean %.3f is over %d%% under the baseline %.3f",
                         rolling, round(self._alert_drop * 100), self._baseline)
@@ -150,8 +155,8 @@ class Monitor:
         while self.finish_times and self.finish_times[0] < now - 60:
             self.finish_times.popleft()
         elapsed = max(now - self.t_start, 1e-9)
-        self.items_per_min.labels("run").set(self.num_items / elapsed * 60)
-        self.items_per_min.labels("last_minute").set(len(self.finish_times) * 60 / min(elapsed, 60))
+        self.metrics.throughput.labels("run").set(self.num_items / elapsed)
+        self.metrics.throughput.labels("last_minute").set(len(self.finish_times) / min(elapsed, 60))
 
     def _event(self, kind: str, detail: dict) -> None:
         if self.store is not None:
@@ -171,9 +176,13 @@ class Monitor:
     def _sample_loop(self, interval_s: float) -> None:
         proc = psutil.Process()
         proc.cpu_percent(None)
+        cpu_seen = sum(proc.cpu_times()[:2])
         gpu = GpuProbe()
         if gpu.vendor is None:
             log.info("no GPU seen by NVML or ROCm SMI (%s): GPU metrics are not recorded", gpu.reason)
+        for s in gpu.sample():
+            self.metrics.init_gpu(f"gpu{s.index}")
+        m = self.metrics
         last = time.time()
         while True:
             stopping = self._stop.wait(interval_s)  # one last sample after stop(), so the series ends at the end
@@ -184,18 +193,21 @@ class Monitor:
                 tag = f"gpu{s.index}"
                 if s.utilization_pct is not None:
                     values[f"{tag}_util_percent"] = s.utilization_pct
-                    self.gpu_util.labels(tag).set(s.utilization_pct)
+                    m.gpu_util.labels(tag).set(s.utilization_pct / 100)
                 if s.memory_used is not None:
                     values[f"{tag}_memory_used_bytes"] = s.memory_used
-                    self.gpu_mem.labels(tag).set(s.memory_used)
+                    m.gpu_mem.labels(tag).set(s.memory_used)
                 if s.power_w is not None:
                     values[f"{tag}_power_w"] = s.power_w
-                    self.gpu_power.labels(tag).set(s.power_w)
+                    m.gpu_power.labels(tag).set(s.power_w)
+                    m.gpu_energy.labels(tag).inc(s.power_w * (now - last))
                     self.energy_j += s.power_w * (now - last)
             last = now
-            self.cpu.set(values["cpu_percent"])
-            self.rss.set(values["rss_bytes"])
-            self.sys_mem.set(values["system_memory_used_bytes"])
+            cpu_now = sum(proc.cpu_times()[:2])  # user + system
+            m.cpu.inc(max(cpu_now - cpu_seen, 0.0))
+            cpu_seen = cpu_now
+            m.rss.set(values["rss_bytes"])
+            m.sys_mem.set(values["system_memory_used_bytes"])
             with self._lock:
                 values["items_done"] = self.num_items
             if self.store is not None:

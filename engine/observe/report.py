@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import numpy as np
 from engine.codecs.record import Record
 from engine.errors import InputError
 from engine.jobs.store import RunStore
+from engine.jobs.summary import MIN_RATE_WALL_S
 from engine.observe.monitor import percentiles
 
 
@@ -32,15 +35,19 @@ def load_run(run: str) -> dict:
         series = {name: store.series(name) for name in store.sample_names()}
         events = store.events()
         workers = json.loads(store.get_meta("workers") or "{}")
+        plan = json.loads(store.get_meta("rungs") or "[]")  # [[name, code], ...], top rung first
     records = [(size, Record.from_json(line)) for _, line, size in rows]
     kept = [(s, r) for s, r in records if r.kind != "error"]
+    names = {code: name for name, code in plan}
+    rung_of = lambda code: names.get(code, code) if code else (plan[0][0] if plan else "cpu")  # noqa: E731
     ratios = [s / r.stored_bytes for s, r in kept]
     gpu_util = [v for name, pts in series.items() if name.endswith("_util_percent") for _, v in pts]
     return {
         "summary": summary,
         "records": len(records),
         "kinds": {k: sum(r.kind == k for _, r in records) for k in ("llm", "extractive", "raw", "error")},
-        "honest_ratio": sum(s for s, _ in kept) / max(sum(r.stored_bytes for _, r in kept), 1),
+        "rungs": dict(Counter(rung_of(r.rung) for _, r in kept).most_common()),
+        "honest_ratio": sum(s for s, _ in kept) / sum(r.stored_bytes for _, r in kept) if kept else None,
         "ratio_percentiles": percentiles(ratios),
         "quality_percentiles": percentiles(qualities),
         "flagged": sum(r.flagged for _, r in kept),
@@ -75,19 +82,25 @@ def advise(run: dict, total_memory: int | None = None) -> dict:
 def format_report(run: dict) -> str:
     s = run["summary"]
     lat, q, ratio = run["latency_percentiles"], run["quality_percentiles"], run["ratio_percentiles"]
-    fmt = lambda d: " / ".join(f"{d[k]:.2f}" for k in ("p50", "p95", "p99"))  # noqa: E731
+    rate = s.get("items_per_min")
+    fallbacks = "; ".join(f"{e['rung']} ({e.get('cause', e.get('reason', '?'))})" for e in run["fallbacks"])
     lines = [
         f"records: {run['records']} ({', '.join(f'{k} {v}' for k, v in run['kinds'].items())})",
-        f"throughput: {s.get('items_per_min', float('nan')):.1f} items/min over {s.get('wall_s', 0):.0f} s",
-        f"latency p50/p95/p99 (s): {fmt(lat)}",
-        f"honest ratio: {run['honest_ratio']:.2f}x (per record p50/p95/p99: {fmt(ratio)})",
-        f"quality p50/p95/p99: {fmt(q)}; flagged under threshold: {run['flagged']}",
+        f"records by ladder rung: {', '.join(f'{k} {v}' for k, v in run['rungs'].items()) or 'n/a (no records)'}",
+        f"fallbacks: {len(run['fallbacks'])}{': ' + fallbacks if fallbacks else ''}; "
+        f"quality alerts: {len(run['quality_alerts'])}",
+        "throughput: " + (f"{rate:.1f} items/min over {s.get('wall_s', 0):.0f} s"
+                          if rate is not None and s.get("wall_s", 0) >= MIN_RATE_WALL_S else "n/a"),
+        f"latency p50/p95/p99 (s): {_triple(lat)}",
+        f"honest ratio: {run['honest_ratio']:.2f}x (per record p50/p95/p99: {_triple(ratio)})"
+        if run["honest_ratio"] is not None else "honest ratio: n/a (no records)",
+        f"quality p50/p95/p99: {_triple(q)}; flagged under threshold: {run['flagged']}",
         f"tokens: {s.get('prompt_tokens', 0)} prompt, {s.get('generated_tokens', 0)} generated",
         f"GPU utilisation: {'%.0f%%' % run['gpu_util_mean'] if run['gpu_util_mean'] is not None else 'no GPU sampled'}",
-        f"fallbacks: {len(run['fallbacks'])}; quality alerts: {len(run['quality_alerts'])}",
         f"cost per 1,000 memories: {s.get('device_hours_per_1k', float('nan')):.3f} device-hours, "
         + (f"{s['energy_wh_per_1k']:.1f} Wh, " if s.get("energy_wh_per_1k") else "energy not sampled, ")
-        + f"${s.get('cloud_usd_saved_per_1k', 0):.3f} saved against the cloud price",
+        + f"${s.get('cloud_usd_saved_per_1k', 0):.3f} saved against the cloud price"
+        if s.get("items") else "cost per 1,000 memories: n/a (no items)",
         "advice for the next run: --slots {slots} ({why})".format(**advise(run)),
     ]
     for name, w in sorted(run.get("workers", {}).items()):
@@ -96,6 +109,13 @@ def format_report(run: dict) -> str:
                          f"{w['generated_tokens']} generated tokens, {w['compute_s']:.1f} s computing, peak RSS "
                          f"{w['peak_rss_bytes'] / 2**20:.0f} MiB, {len(w['pids']) - 1} restart(s)")
     return "\n".join(lines) + "\n"
+
+
+def _triple(d: dict) -> str:
+    """p50 / p95 / p99, or n/a when there were no samples."""
+    if any(math.isnan(d[k]) for k in ("p50", "p95", "p99")):
+        return "n/a"
+    return " / ".join(f"{d[k]:.2f}" for k in ("p50", "p95", "p99"))
 
 
 def write_plots(run: dict, out_dir: str) -> list[Path]:
@@ -121,7 +141,7 @@ def write_plots(run: dict, out_dir: str) -> list[Path]:
     if len(done) > 1:
         t = np.array([p[0] for p in done]) - done[0][0]
         n = np.array([p[1] for p in done])
-        # Items finish a batch at a time: a rate over the trailing minute reads better than a derivative.
+        # Items finish one by one, unevenly: a rate over the trailing minute reads better than a derivative.
         back = np.searchsorted(t, t - 60)
         rate = (n - n[back]) / np.maximum(t - t[back], 1e-9) * 60
         ax.plot(t, n, label="items done")

@@ -7,9 +7,11 @@ a decode that does not reproduce it becomes an error naming the record, never wr
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from engine.codecs import varint
+from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
 from engine.codecs.lossless.coder import CODER_ID
 from engine.codecs.lossless.priming import PRIMING_ID, PRIMING_TEXT
@@ -67,6 +69,13 @@ def unpack_payload(payload: bytes) -> list[tuple[int, bytes]]:
     return segments
 
 
+def fire_all(on_done: OnItemDone, records: list[Record], t0: float, tokens: list[int]) -> None:
+    """One ItemDone per record, timed from the start of the compress call; tokens: those the model read per item."""
+    latency = time.perf_counter() - t0
+    for i, rec in enumerate(records):
+        on_done(ItemDone(i, rec, latency, tokens[i], 0))
+
+
 class LosslessCodec:
     """Codes many memories at once over one runner built with Regime.runner_config."""
 
@@ -78,7 +87,6 @@ class LosslessCodec:
         self.primed = PrimedRunner(runner, regime, prime)
         self.profile = Profile(model_sha, backend)
         self.config = regime  # what the batch processor's cache keys and resume checks fingerprint
-        self.last_results: list = []  # summary mode's per-request generator results; none here
         # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
         self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
 
@@ -86,8 +94,13 @@ class LosslessCodec:
         n = self.segment_tokens
         return [tokens[i : i + n] for i in range(0, len(tokens), n)] or [[]]
 
-    def compress(self, items: list[Item], with_bits: bool = False):
-        """One record per item, in order (with_bits: also each item's per-token surprisal, for the ratio knob)."""
+    def compress(self, items: list[Item], on_done: OnItemDone = ignore, with_bits: bool = False):
+        """One record per item, in order (with_bits: also each item's per-token surprisal, for the ratio knob).
+
+        Every stream advances in the same ubatches, so the records become final together: on_done fires for
+        each item once the batch is coded.
+        """
+        t0 = time.perf_counter()
         records: list[Record | None] = [None] * len(items)
         jobs: list[tuple[int, list[int]]] = []
         for i, item in enumerate(items):
@@ -110,6 +123,7 @@ class LosslessCodec:
         for i, parts in per_item.items():
             records[i].payload = pack_payload([(n, code) for n, code, _ in parts])
             surprisal[i] = [x for _, _, b in parts for x in b]
+        fire_all(on_done, records, t0, [sum(n for n, _, _ in per_item.get(i, ())) for i in range(len(items))])
         return (records, surprisal) if with_bits else records
 
     def decompress(self, records: list[Record]) -> list[str | DecodeError]:
@@ -161,14 +175,16 @@ class SelectiveCodec:
         self.codec = codec
         self.ratio = ratio
         self.config = (codec.regime, ratio)
-        self.last_results: list = []
         self.tokenizer, self.primed = codec.tokenizer, codec.primed
 
     def decompress(self, records: list[Record]) -> list[str | DecodeError]:
         return self.codec.decompress(records)
 
-    def compress(self, items: list[Item], lossless: tuple[list[Record], list[list[float]]] | None = None) -> list[Record]:
-        """lossless: these items' exact records and per-token bits, when already made (one pass serves many ratios)."""
+    def compress(self, items: list[Item], on_done: OnItemDone = ignore,
+                 lossless: tuple[list[Record], list[list[float]]] | None = None) -> list[Record]:
+        """lossless: these items' exact records and per-token bits, when already made (one pass serves many ratios).
+        on_done fires for each item once the batch's records are final."""
+        t0 = time.perf_counter()
         from engine.codecs.container import record_size
         from engine.codecs.lossless import selective
 
@@ -206,4 +222,5 @@ class SelectiveCodec:
                 else:
                     plan[2] *= target / size * 0.98
                     records[i] = plan[3] or rec  # the last coding, should the rounds run out
+        fire_all(on_done, records, t0, [len(b) for b in bits])
         return records

@@ -7,8 +7,10 @@ measured with gemma-3-270m and Qwen2.5-Coder-0.5B (bench/RESULTS.md):
 
 - repacked Q4_K weights run 4-row groups through a gemm kernel and the rest through gemv, and the
   tiled K-quant kernel takes over at 8 rows: weights are loaded without repacking
-  (use_extra_bufts off) and the tiled kernel forced for every row count (GGML_CPU_TILED_MM_FORCE=1);
-  without the force, 1-7 rows and 8+ rows are two regimes and the self-test pads to 8;
+  (use_extra_bufts off) and the tiled kernel forced for every row count (GGML_CPU_TILED_MM_FORCE=1,
+  which bindings sets before llama.cpp loads: ggml reads it once per process). Without the force,
+  1-7 rows and 8+ rows are two regimes, and padding to 8 rows was not enough either (a record coded
+  after a summary engine had loaded ggml unforced failed to decode): the self-test refuses then;
 - flash attention switches to a tiled kernel at 64 query rows of one sequence, and to a split-KV
   reduction for a lone query row of a lone sequence over 512 or more cells: at most 63 tokens of a
   sequence per ubatch, and never one token of one sequence alone;
@@ -20,7 +22,6 @@ by the self-test, and in tests/test_lossless.py).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from engine.core.runner import RunnerConfig
@@ -29,15 +30,10 @@ TILED_FORCE_ENV = "GGML_CPU_TILED_MM_FORCE"
 REGIME_ID = "r1"  # bumps when the rules above change; part of every record's numerics profile
 
 
-def force_tiled_kernels() -> None:
-    """Ask ggml for its tiled K-quant kernel at every row count; ggml reads this once, at its first matmul."""
-    os.environ.setdefault(TILED_FORCE_ENV, "1")
-
-
 @dataclass(frozen=True, slots=True)
 class Regime:
     max_rows_per_stream: int = 63  # flash attention's tiled path starts at 64 query rows
-    min_rows: int = 2  # fewest rows in a ubatch: 2 with the tiled kernel forced, else 8 (set by the self-test)
+    min_rows: int = 2  # fewest rows in a ubatch: a lone token of a lone stream takes flash attention's split path
     rows_per_decode: int = 128  # n_batch = n_ubatch, so one llama_decode is exactly one ubatch
     stream_tokens: int = 2048  # KV cells of each sequence's own stream
 

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from engine.codecs.events import ItemWork, OnItemDone, ignore
 from engine.codecs.facts import contains, extract_facts, normalise
 from engine.codecs.item import Item, clean_text
 from engine.codecs.quality import Scorer
@@ -62,48 +66,81 @@ class Compressor:
         self.config = config
         self.scorer = scorer if scorer is not None else (Scorer() if config.score else None)
         self.generator = BatchedGenerator(runner)
-        self.last_results: list = []  # generator Results of the latest compress() call, for the monitor
 
-    def compress(self, items: list[Item]) -> list[Record]:
+    def compress(self, items: list[Item], on_done: OnItemDone = ignore) -> list[Record]:
+        """One record per item, in order; on_done(ItemDone) fires for each item as soon as its record is final.
+
+        A record is final once scored at or over the threshold, or after its one retry: records under the
+        bar wait for the retry pass, which starts when the first pass has finished.
+        """
         self.runner.reset()  # same batch, same records: whatever ran before
-        self.last_results = []
         texts = [clean_text(it.text) for it in items]
         records: list[Record | None] = [None] * len(items)
+        work = [ItemWork() for _ in items]
+
+        def finish(i: int, rec: Record) -> None:
+            records[i] = self._not_larger(items[i], texts[i], rec)
+            on_done(work[i].event(i, records[i]))
+
         todo = []
         for i, (item, text) in enumerate(zip(items, texts)):
             if len(text.strip()) < self.config.raw_below_chars:
-                records[i] = Record(item.id, "raw", text=text, meta=item.meta)
+                finish(i, Record(item.id, "raw", text=text, meta=item.meta))
             elif len(text.encode()) > self.config.max_llm_bytes:
                 summary, facts = compress_extractive(text)
-                records[i] = Record(item.id, "extractive", summary=summary, facts=facts, meta=item.meta)
+                rec = Record(item.id, "extractive", summary=summary, facts=facts, meta=item.meta)
+                finish(i, self._scored(rec, text))
             else:
                 todo.append(i)
-        for i, rec in zip(todo, self._llm_records([items[i] for i in todo], [texts[i] for i in todo], prompts.COMPACT)):
-            records[i] = rec
-        if self.scorer is not None:
-            self._score_and_retry(items, texts, records)
-        return [self._not_larger(it, t, r) for it, t, r in zip(items, texts, records)]
+        low = []
+        for i, rec in self._llm_records(todo, items, texts, work, prompts.COMPACT):
+            self._scored(rec, texts[i])
+            if rec.kind == "llm" and rec.quality is not None and rec.quality < self.config.quality_threshold:
+                records[i] = rec  # kept until its retry is in
+                low.append(i)
+            else:
+                finish(i, rec)
+        for i, rec in self._llm_records(sorted(low), items, texts, work, prompts.FACTUAL):
+            self._scored(rec, texts[i])
+            best = rec if rec.quality > records[i].quality else records[i]
+            best.flagged = best.quality < self.config.quality_threshold
+            finish(i, best)
+        return records  # type: ignore[return-value]
 
-    def _llm_records(self, items: list[Item], texts: list[str], style: prompts.Style) -> list[Record]:
+    def _llm_records(self, todo: list[int], items: list[Item], texts: list[str], work: list[ItemWork],
+                     style: prompts.Style) -> Iterator[tuple[int, Record]]:
+        """(index, record) for each item of todo, as soon as the model has finished every chunk of it."""
         count = lambda s: len(self.runner.model.tokenize(s, parse_special=False))  # noqa: E731
         # The model reads "yesterday (7 May 2023)": relative dates resolved against the memory's own date.
-        dated = [dates.annotate(t, it.meta) for it, t in zip(items, texts)]
-        jobs = [(k, chunk) for k, (t, _) in enumerate(dated) for chunk in split_text(t, self.config.chunk_tokens, count)]
-        outputs = self._generate([c for _, c in jobs], style)
-        parts: list[list[tuple[str, list[str]] | None]] = [[] for _ in items]
-        for (k, _), out in zip(jobs, outputs):
-            parts[k].append(parse_record_json(out))
-        records = []
-        for item, text, chunk_parts, (annotated, when) in zip(items, texts, parts, dated):
-            if any(p is None for p in chunk_parts):  # the model ran out of tokens mid-JSON: do without it
-                summary, facts = compress_extractive(text)
-                records.append(Record(item.id, "extractive", summary=summary, facts=facts, meta=item.meta))
-                continue
-            summary = " ".join(p[0] for p in chunk_parts)
-            facts = add_dropped_facts(annotated, summary, [f for p in chunk_parts for f in p[1]], when)
-            rec = Record(item.id, "llm", summary=summary, facts=facts, meta=item.meta)
-            records.append(self._fill_keyphrases(rec, text, style.scale))
-        return records
+        dated = {i: dates.annotate(texts[i], items[i].meta) for i in todo}
+        jobs = [(i, k, chunk) for i in todo
+                for k, chunk in enumerate(split_text(dated[i][0], self.config.chunk_tokens, count))]
+        if not jobs:
+            return
+        parts: dict[int, list[tuple[str, list[str]] | None]] = {i: [] for i in todo}
+        for i, _, _ in jobs:
+            parts[i].append(None)
+        pending = Counter(i for i, _, _ in jobs)
+        prefix, requests = self._requests([chunk for _, _, chunk in jobs], style)
+        model = self.runner.model
+        for res in self.generator.generate(requests, prefix=prefix):
+            i, k, _ = jobs[res.tag]
+            work[i].add_result(res, time.perf_counter())
+            parts[i][k] = parse_record_json(model.detokenize(res.tokens) if res.finish_reason == "stop" else "")
+            pending[i] -= 1
+            if not pending[i]:
+                yield i, self._record(items[i], texts[i], dated[i], parts[i], style)
+
+    def _record(self, item: Item, text: str, dated: tuple[str, list[str]], chunk_parts: list,
+                style: prompts.Style) -> Record:
+        """One item's record from the model's output for each of its chunks; dated: (annotated text, resolved dates)."""
+        if any(p is None for p in chunk_parts):  # the model ran out of tokens mid-JSON: do without it
+            summary, facts = compress_extractive(text)
+            return Record(item.id, "extractive", summary=summary, facts=facts, meta=item.meta)
+        summary = " ".join(p[0] for p in chunk_parts)
+        facts = add_dropped_facts(dated[0], summary, [f for p in chunk_parts for f in p[1]], dated[1])
+        rec = Record(item.id, "llm", summary=summary, facts=facts, meta=item.meta)
+        return self._fill_keyphrases(rec, text, style.scale)
 
     def _fill_keyphrases(self, rec: Record, text: str, scale: float) -> Record:
         """Spend what is left of the record's byte budget on key phrases the text has and the record lacks."""
@@ -113,37 +150,25 @@ class Compressor:
             rec.facts += keyphrases(text, room, render(rec))
         return rec
 
-    def _generate(self, texts: list[str], style: prompts.Style) -> list[str]:
-        if not texts:
-            return []
+    def _requests(self, texts: list[str], style: prompts.Style) -> tuple[tuple[int, ...], list[Request]]:
+        """(shared prefix tokens, one request per text tagged with its position)."""
         model = self.runner.model
         prefix_text, _ = prompts.split_prompt(model.apply_chat_template, "x", style)
         requests = []
-        for text in texts:
-            head, rest, grammar = prompts.model_request(model.apply_chat_template, text, self.config.target_ratio, style)
+        for n, text in enumerate(texts):
+            head, rest, grammar = prompts.model_request(model.apply_chat_template, text, self.config.target_ratio,
+                                                        style)
             if head != prefix_text:  # cannot share the prefix: send the whole prompt
                 rest = head + rest
-            requests.append(Request(tuple(model.tokenize(rest)), max_tokens=self.config.max_tokens, grammar=grammar))
-        prefix = tuple(model.tokenize(prefix_text)) if prefix_text else ()
-        results = self.generator.generate_all(requests, prefix=prefix)
-        self.last_results += results
-        return [model.detokenize(r.tokens) if r.finish_reason == "stop" else "" for r in results]
+            requests.append(Request(tuple(model.tokenize(rest)), max_tokens=self.config.max_tokens, grammar=grammar,
+                                    tag=n))
+        return (tuple(model.tokenize(prefix_text)) if prefix_text else ()), requests
 
-    def _score_and_retry(self, items: list[Item], texts: list[str], records: list[Record]) -> None:
-        scored = [i for i, r in enumerate(records) if r.kind in ("llm", "extractive")]
-        fids = self.scorer.score_many([texts[i] for i in scored], [render(records[i]) for i in scored])
-        for i, fid in zip(scored, fids):
-            records[i].quality = fid.score
-        low = [i for i in scored if records[i].quality < self.config.quality_threshold and records[i].kind == "llm"]
-        if not low:
-            return
-        retried = self._llm_records([items[i] for i in low], [texts[i] for i in low], prompts.FACTUAL)
-        fids = self.scorer.score_many([texts[i] for i in low], [render(r) for r in retried])
-        for i, rec, fid in zip(low, retried, fids):
-            rec.quality = fid.score
-            best = rec if fid.score > records[i].quality else records[i]
-            best.flagged = best.quality < self.config.quality_threshold
-            records[i] = best
+    def _scored(self, rec: Record, text: str) -> Record:
+        """rec with its fidelity score, when scoring is on and the record is not the text itself."""
+        if self.scorer is not None and rec.kind in ("llm", "extractive"):
+            rec.quality = self.scorer.score_many([text], [render(rec)])[0].score
+        return rec
 
     def _not_larger(self, item: Item, text: str, rec: Record) -> Record:
         """A record no smaller than its input is worthless: store the input instead."""

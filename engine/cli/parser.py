@@ -1,0 +1,91 @@
+"""The `semzip` argument parser: every command's own options; the shared settings' flags come from settings.py."""
+from __future__ import annotations
+
+import argparse
+
+from engine.cli.config import add_setting_flags
+
+
+def build_parser(handlers: dict) -> argparse.ArgumentParser:
+    # allow_abbrev=False everywhere: `--mode` must never be taken for `--model`.
+    p = argparse.ArgumentParser(prog="semzip", description="Compress agent memories with a local LLM (llama.cpp, in-process).",
+                                allow_abbrev=False)
+    p.add_argument("-v", "--verbose", action="store_true", help="log llama.cpp and engine details")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help, allow_abbrev=False)
+        parser.set_defaults(func=handlers[name])
+        return parser
+
+    command("doctor", "versions, backends, GPU, models; non-zero if the default model is missing")
+
+    m = command("models", "list, fetch or pin the models of models.lock")
+    msub = m.add_subparsers(dest="models_cmd", required=True)
+    msub.add_parser("list", help="which models are present and verified", allow_abbrev=False)
+    f = msub.add_parser("fetch", help="download, assemble and verify a model (default: the default model of each "
+                        "mode)", allow_abbrev=False)
+    f.add_argument("name", nargs="?")
+    f.add_argument("--force", action="store_true", help="re-assemble even if a verified copy exists")
+    pin = msub.add_parser("pin", help="record a user-supplied GGUF's path, size and sha256 in models.lock", allow_abbrev=False)
+    pin.add_argument("name")
+    pin.add_argument("path")
+
+    c = command("compress", "compress memories (JSONL or text, file or -) into records")
+    c.add_argument("input", help="input file, or - for stdin")
+    c.add_argument("-o", "--output", default="-", help="output: JSON lines of records, a .szr container, or - (stdout)")
+    c.add_argument("--format", default="auto", choices=["auto", "jsonl", "text"])
+    c.add_argument("--container", default="auto", choices=["auto", "jsonl", "binary"],
+                   help="records as JSON lines, or a binary .szr container (raw payloads, an index for random access); "
+                        "auto: binary when OUTPUT ends in .szr")
+    c.add_argument("--whole", action="store_true", help="the whole file is one memory")
+    c.add_argument("--resume", action="store_true", help="continue an interrupted run from its store")
+    c.add_argument("--store", default=None, help="run store (journal, cache, metrics); default OUTPUT.semzip.db")
+    c.add_argument("--drop-store", action="store_true", help="delete the run store after a successful run")
+    c.add_argument("--summary-json", default=None, metavar="FILE", help="also write the run's summary as JSON here")
+    c.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="compute batches on Ray actors (pip install 'semzip[ray]'): a cluster's address, or none to "
+                        "start a local instance; the journal, output and --resume stay in this process")
+    c.add_argument("--actors", type=int, default=0,
+                   help="with --ray: engines to start (default: one per GPU, or one per --cpus-per-actor CPUs)")
+    c.add_argument("--cpus-per-actor", type=int, default=0,
+                   help="with --ray: CPUs per actor (default: --threads; 1 for GPU actors); also the threads if "
+                        "--threads is not given")
+    add_setting_flags(c, "compress")
+
+    r = command("reconstruct", "readable text from records")
+    r.add_argument("input", help="records: JSON lines, a .szr container, or - (stdin)")
+    r.add_argument("-o", "--output", default="-")
+    r.add_argument("--mode", choices=["render", "expand"], default="render",
+                   help="render: the record's text (coded records are decoded with the model they name); expand: the "
+                        "model writes a narrative from a summary record")
+    r.add_argument("--id", action="append", default=None, metavar="ID",
+                   help="only this record (repeatable); a .szr container reads just that record")
+    add_setting_flags(r, "reconstruct")
+
+    e = command("eval", "compress a corpus and report ratio, fidelity, answer retention and baselines")
+    e.add_argument("corpus", help="JSONL with a text field ('text' or 'dialogue')")
+    e.add_argument("--qa", default=None, help="LoCoMo-style QA JSONL (conversation, sessions, answer)")
+    e.add_argument("--n", type=int, default=None, help="only the first N memories")
+    e.add_argument("--plot", default=None, help="write a ratio vs quality scatter PNG here")
+    e.add_argument("--curve", default=None, metavar="PNG",
+                   help="instead: answers kept vs ratio for every mode, with zstd and truncation (needs --qa)")
+    e.add_argument("--ratios", default="12,16,20,25,32", help="--curve: the ratio knob's points")
+    e.add_argument("--summary-ratios", default="4,8,12", help="--curve: summary mode's target ratios")
+    add_setting_flags(e, "eval")
+
+    rp = command("report", "summary of a compress run from its store; --plot DIR writes PNG charts")
+    rp.add_argument("run", help="the run's OUTPUT file or its .semzip.db store")
+    rp.add_argument("--plot", default=None, help="write throughput, latency, ratio/quality and GPU charts here")
+    rp.add_argument("--json", action="store_true")
+
+    cf = command("config", "the effective settings (semzip.toml, preset, flags) and where each came from")
+    csub = cf.add_subparsers(dest="config_cmd", required=True)
+    show = csub.add_parser("show", help="print the effective settings as TOML, each with its source", allow_abbrev=False)
+    show.add_argument("--json", action="store_true")
+    add_setting_flags(show, "config")
+
+    demo = command("demo", "three bundled memories stored in every mode: ratio, time and what comes back")
+    demo.add_argument("--n", type=int, default=None, help="only the first N bundled memories")
+    add_setting_flags(demo, "demo")
+    return p

@@ -1,0 +1,34 @@
+"""A fresh clone has nothing beside it: no engine module and no test reads a path outside the checkout."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARENTS = re.compile(r"__file__\)\.resolve\(\)\.parents\[(\d+)\]")
+UP = re.compile(r"""["']\.\./|\bshared[/"']""")  # "../x" and the shared eval data's folder
+
+
+def escapes(path: Path, source: str) -> list[str]:
+    """Where source, the text of path, reaches above the checkout's root."""
+    depth = len(path.relative_to(ROOT).parts)  # parents[depth - 1] is the root itself
+    found = [f"parents[{m.group(1)}]" for m in PARENTS.finditer(source) if int(m.group(1)) >= depth]
+    found += [m.group(0) for m in UP.finditer(source)]
+    return found
+
+
+def test_no_engine_module_or_test_reads_outside_the_checkout():
+    me = Path(__file__).resolve()
+    bad = {}
+    for top in ("engine", "bindings", "tests"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path != me and (found := escapes(path, path.read_text())):
+                bad[str(path.relative_to(ROOT))] = found
+    assert bad == {}
+
+
+def test_the_check_sees_what_it_looks_for():
+    demo = ROOT / "engine" / "cli" / "demo.py"
+    assert escapes(demo, 'Path(__file__).resolve().parents[3] / "shared" / "data"') == ["parents[3]", 'shared"']
+    assert escapes(demo, 'Path(__file__).resolve().parents[2] / "models.lock"') == []
+    assert escapes(ROOT / "tests" / "t.py", 'open("../shared/data/x.jsonl")') == ['"../', "shared/"]
