@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -77,9 +78,9 @@ def run(args) -> dict:
         gen.generate_all([Request(requests[0].prompt, max_tokens=4, ignore_eos=True)], prefix=prefix)  # warm-up
         runner.reset()
         gen = BatchedGenerator(runner)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_s()
         results = gen.generate_all(requests, prefix=prefix)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
         stats, desc, n_layer = gen.stats, runner.model.description(), runner.model.n_layer
     rep = backend_report()
     return {
@@ -90,10 +91,17 @@ def run(args) -> dict:
         "prompt_tokens": stats.num_prompt_tokens, "generated_tokens": stats.num_generated_tokens,
         "decode_calls": stats.num_decode_calls, "preemptions": stats.num_preemptions,
         "finished": {r: sum(x.finish_reason == r for x in results) for r in {x.finish_reason for x in results}},
-        "wall_s": wall, "memories_per_min": args.n / wall * 60,
+        "wall_s": wall, "cpu_s": cpu, "memories_per_min": args.n / wall * 60,
         "tokens_per_s": (stats.num_prompt_tokens + stats.num_generated_tokens) / wall,
         "gen_tokens_per_s": stats.num_generated_tokens / wall,
     }
+
+
+def _cpu_s() -> float:
+    """This process's CPU seconds, all threads: the work done, whatever else shares the cores (and on a GPU,
+    the host's part)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     res = run(args)
     if args.json:
         args.json.write_text(json.dumps(res, indent=1) + "\n")
-    print_table(["model", "slots", "memories", "wall s", "memories/min", "tokens/s", "gen tok/s", "preempted"],
-                [[Path(res["model"]).name, res["slots"], res["n"], res["wall_s"], res["memories_per_min"],
+    print_table(["model", "slots", "memories", "wall s", "CPU s", "memories/min", "tokens/s", "gen tok/s", "preempted"],
+                [[Path(res["model"]).name, res["slots"], res["n"], res["wall_s"], res["cpu_s"], res["memories_per_min"],
                   res["tokens_per_s"], res["gen_tokens_per_s"], res["preemptions"]]])
     return 0
 

@@ -90,9 +90,10 @@ def render(results: Path, models: list[str], slots: list[int], header: str = "")
     out = [header] if header else []
     out += ["", "Summary mode (forced generation length, shared prompt prefix decoded once and copied) beside "
             "llama-batched-bench on the same build (-npp the mean per-memory prompt, -ntg the forced length, -kvu): "
-            "its prefill and generation rates at the same sequence count, applied to the tokens the engine decoded:", "",
+            "its prefill and generation rates at the same sequence count, applied to the tokens the engine decoded. "
+            "Host CPU %: the bench process's CPU time over its wall time (100 = one core busy):", "",
             "| model | seqs | memories | memories/min | tokens/s | gen tok/s | batched-bench tok/s (same mix) "
-            "| vs batched-bench | GPU util % p50 / max | GPU MiB peak |", "|" + "---|" * 10]
+            "| vs batched-bench | host CPU % | GPU util % p50 / max | GPU MiB peak |", "|" + "---|" * 11]
     for m in models:
         bb = batched_bench(_load(results, f"{m}__batched-bench"))
         for s in slots:
@@ -102,7 +103,8 @@ def render(results: Path, models: list[str], slots: list[int], header: str = "")
             ref = mix_rate(fig, bb.get(s))
             cells = [m, s, fig.get("n", "-"), _num(fig.get("memories_per_min")) if not bad else bad,
                      _num(fig.get("tokens_per_s")), _num(fig.get("gen_tokens_per_s")), _num(ref),
-                     f"{fig['tokens_per_s'] / ref:.2f}" if ref else "-", *_gpu(row)]
+                     f"{fig['tokens_per_s'] / ref:.2f}" if ref else "-",
+                     _num(100 * fig["cpu_s"] / fig["wall_s"], 0) if "cpu_s" in fig else "-", *_gpu(row)]
             out.append("| " + " | ".join(map(str, cells)) + " |")
     out += ["", "Lossless mode (bench/bench_lossless.py), encode and decode:", "",
             "| model | seqs | encode memories/min | encode tok/s | decode memories/min | decode tok/s "

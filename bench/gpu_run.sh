@@ -15,7 +15,8 @@
 #              llama-quantize Q4_K_M), pinned in .gpuwork/models.lock; `semzip doctor` on that lock
 #   4 matrix   bench/gpu_matrix.py: summary throughput + llama-batched-bench, lossless self-test + throughput
 # Env: BACKEND (cuda | cpu; default cuda where nvidia-smi answers), QUICK=1, SLOTS (default 1,8,32,64,128),
-# GEN_TOKENS (53), BUDGET_S (seconds this call may run; default 550), PYTHON (default python3), CUDA_ARCH.
+# GEN_TOKENS (53), BUDGET_S (seconds this call may run; default 550), PYTHON (default python3), CUDA_ARCH,
+# STOP_AFTER (build | models: end there, e.g. to build in one call and measure in the next).
 # Output: the table on stdout and in .gpuwork/results/table.md; with $OUT set, table, results and logs there.
 set -uo pipefail
 
@@ -46,9 +47,6 @@ save_out() {
   return 0
 }
 [ -f "$BUNDLE/llama-cpp-python-src.tar.gz" ] || { echo "no $BUNDLE: run bench/gpu_bundle.sh where there is network" >&2; exit 2; }
-if [ "$BACKEND" = cuda ]; then
-  for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do [ -x "$d/nvcc" ] && export PATH="$PATH:$d" && break; done
-fi
 
 # 1. python: the engine runs from this checkout, llama_cpp from the sdist, over the libraries built below
 SDIST=$WORK/sdist/llama_cpp_python-$VERSION
@@ -74,30 +72,7 @@ export SEMZIP_DATA="$BUNDLE/data" SEMZIP_CACHE="$WORK/cache" PYTHONUNBUFFERED=1
 
 # 2. build: one CMake build of the bundled llama.cpp for the engine's libraries and llama.cpp's own tools
 CMAKE_EXTRA="-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF"
-cublas_from_pip() {
-  # ggml-cuda needs cuBLAS. A CUDA toolkit without it (as on the CPU machine here) can use the copy pip
-  # installed beside PyTorch: nvidia/cu13/{include,lib} (nvidia-cublas 13) or nvidia/cublas (12).
-  local bin inc d sub
-  bin=$(dirname "$(command -v nvcc)")
-  for inc in "$bin/../include" "$bin/../targets/x86_64-linux/include" /usr/include; do
-    [ -f "$inc/cublas_v2.h" ] && return 0
-  done
-  for d in $("$PYTHON" -c "import nvidia; print(' '.join(nvidia.__path__))" 2>/dev/null) ${CUBLAS_SEARCH:-}; do
-    for sub in cu13 cublas cu12; do
-      [ -f "$d/$sub/include/cublas_v2.h" ] || continue
-      mkdir -p "$WORK/cublas"  # FindCUDAToolkit asks for libcublas.so; the wheel has only libcublas.so.N
-      ln -sfn "$(ls "$d/$sub"/lib/libcublas.so.* | head -1)" "$WORK/cublas/libcublas.so"
-      ln -sfn "$(ls "$d/$sub"/lib/libcublasLt.so.* | head -1)" "$WORK/cublas/libcublasLt.so"
-      CMAKE_EXTRA="$CMAKE_EXTRA -DCUDA_cublas_LIBRARY=$WORK/cublas/libcublas.so -DCUDA_cublasLt_LIBRARY=$WORK/cublas/libcublasLt.so"
-      CMAKE_EXTRA="$CMAKE_EXTRA -DCMAKE_CUDA_FLAGS=-I$d/$sub/include -DCMAKE_CXX_FLAGS=-I$d/$sub/include"
-      export LD_LIBRARY_PATH="$d/$sub/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      log "cuBLAS from pip: $d/$sub"
-      return 0
-    done
-  done
-  log "no cuBLAS found (toolkit or pip's nvidia-cublas): the CUDA build will fail"
-}
-[ "$BACKEND" = cuda ] && cublas_from_pip
+[ "$BACKEND" = cuda ] && . bench/cuda_env.sh  # cuBLAS and libcuda: CMake flags, LD_LIBRARY_PATH
 if [ ! -f "$WORK/build-$BACKEND/.done" ]; then
   if [ "$BACKEND" = cuda ] && [ -z "${CUDA_ARCH:-}" ]; then
     CUDA_ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')
@@ -115,6 +90,7 @@ if [ ! -f "$WORK/build-$BACKEND/.done" ]; then
   log "build done"
 fi
 BIN=$WORK/build-$BACKEND/bin
+[ "${STOP_AFTER:-}" = build ] && { log "stopping after the build (STOP_AFTER)"; exit 0; }
 
 # 3. models: shape models from the bundled metadata (no weights travel)
 Q05=qwen2.5-coder-0.5b-instruct-q4_k_m GEMMA=gemma-3-270m-q4_k_m
@@ -154,6 +130,8 @@ if [ ! -f "$WORK/results/doctor.txt" ]; then
   "$PYTHON" -m engine.cli doctor > "$WORK/results/doctor.txt" 2>&1 || log "doctor exited $? (see results/doctor.txt)"
   cat "$WORK/results/doctor.txt" >&2
 fi
+
+[ "${STOP_AFTER:-}" = models ] && { log "stopping after the models (STOP_AFTER)"; exit 0; }
 
 # 4. the measurements, then the table
 if [ "$BACKEND" = cuda ]; then

@@ -24,7 +24,8 @@ def test_table_sets_each_row_beside_batched_bench_and_names_failures(tmp_path):
     gpu = {"gpu_util": [0.0, 90.0, 95.0], "gpu_mem_peak_mib": 5000.0}
     write(tmp_path, "7b__summary@8", {"rc": 0, "output": "", **gpu},
           {"n": 16, "slots": 8, "memories_per_min": 1200.0, "tokens_per_s": 800.0, "gen_tokens_per_s": 300.0,
-           "mean_prompt_tokens": 190.2, "prompt_tokens": 3000, "generated_tokens": 1000})
+           "mean_prompt_tokens": 190.2, "prompt_tokens": 3000, "generated_tokens": 1000, "wall_s": 0.8,
+           "cpu_s": 0.6})
     write(tmp_path, "7b__summary@1", {"rc": 1, "output": "Traceback\nRuntimeError: boom"})
     write(tmp_path, "7b__batched-bench", {"rc": 0, "output": "\n".join([BB % (1, 900.0, 90.0), BB % (8, 2000.0, 250.0)])})
     write(tmp_path, "7b__lossless@8", {"rc": 0, "output": LOSSLESS, **gpu})
@@ -32,7 +33,7 @@ def test_table_sets_each_row_beside_batched_bench_and_names_failures(tmp_path):
     write(tmp_path, "7b__selftest", {"rc": 0, "output": "1 row  same bits\n8 rows DIFFERENT\nself-test passed: min_rows=8"})
     text = gpu_report.render(tmp_path, ["7b"], [1, 8], "GPU run: test")
     # batched-bench's rates on this row's mix: 4000 tokens / (3000 / 2000 + 1000 / 250) s = 727.3 tokens/s
-    assert "| 7b | 8 | 16 | 1,200.0 | 800.0 | 300.0 | 727.3 | 1.10 | 90 / 95 | 5,000 |" in text
+    assert "| 7b | 8 | 16 | 1,200.0 | 800.0 | 300.0 | 727.3 | 1.10 | 75 | 90 / 95 | 5,000 |" in text
     assert "| 7b | 1 | - | FAILED rc=1 |" in text
     assert "| 7b | 8 | 1,234.5 | 9,876.0 | 98.7 | 654.3 | 90 / 95 | 5,000 |" in text
     assert "| 7b | 1 | missing |" in text
