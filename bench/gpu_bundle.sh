@@ -13,8 +13,8 @@
 #   bench/gpu_bundle.sh          # SDIST=path/to/llama_cpp_python-0.3.36.tar.gz skips the sdist download
 #
 # Network: `pip download` of the sdist (unless SDIST is given) and of the wheels; `semzip models fetch`
-# if a real model is missing. Then, with a GPU machine lent (CMakeLists-notes.md, "GPU runs"):
-#   device run, carry [".gpubundle"], command "bench/gpu_run.sh", again until it prints the table.
+# if a real model is missing. Then, with a GPU machine lent (CMakeLists-notes.md, "GPU runs in one command"):
+#   run(command="bench/gpu_run.sh", carry=[".gpubundle"], timeout_s=600), again at once while it says NOT DONE.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)

@@ -17,7 +17,8 @@
 # Env: BACKEND (cuda | cpu; default cuda where nvidia-smi answers), QUICK=1, SLOTS (default 1,8,32,64,128),
 # GEN_TOKENS (53), BUDGET_S (seconds this call may run; default 550), PYTHON (default python3), CUDA_ARCH,
 # STOP_AFTER (build | models: end there, e.g. to build in one call and measure in the next).
-# Output: the table on stdout and in .gpuwork/results/table.md; with $OUT set, table, results and logs there.
+# Output: the table on stdout and in .gpuwork/run-full/results/table.md (run-quick for QUICK); with $OUT set,
+# table.md, rows.json and the logs there.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +32,9 @@ if [ -z "${BACKEND:-}" ]; then
   if nvidia-smi -L >/dev/null 2>&1; then BACKEND=cuda; else BACKEND=cpu; fi
 fi
 VERSION=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml | head -1)
-mkdir -p "$WORK/results" "$WORK/models" "$WORK/logs"
+# The build is shared; models, results and the lock are per mode, so a QUICK run never feeds a full one.
+RUN=$WORK/run-$([ "$QUICK" = 1 ] && echo quick || echo full)
+mkdir -p "$RUN/results" "$RUN/models" "$WORK/logs"
 log() { echo "[$(date +%H:%M:%S) +${SECONDS}s] $*" >&2; }
 left() { echo $((BUDGET_S - SECONDS)); }
 need() { [ "$(left)" -ge "$1" ] || not_done "$2 needs about $1 s and $(left) s are left in this call"; }
@@ -41,8 +44,8 @@ not_done() {
 }
 save_out() {
   [ -n "${OUT:-}" ] || return 0
-  cp "$WORK/results/table.md" "$OUT/" 2>/dev/null
-  cp "$WORK/rows.json" "$OUT/" 2>/dev/null
+  cp "$RUN/results/table.md" "$OUT/" 2>/dev/null
+  cp "$RUN/rows.json" "$OUT/" 2>/dev/null
   for f in "$WORK"/logs/*.log; do [ -f "$f" ] && tail -c 2000000 "$f" > "$OUT/$(basename "$f")"; done
   return 0
 }
@@ -96,14 +99,15 @@ BIN=$WORK/build-$BACKEND/bin
 Q05=qwen2.5-coder-0.5b-instruct-q4_k_m GEMMA=gemma-3-270m-q4_k_m
 SHAPE_ARGS=() TINY7B=()
 if [ "$QUICK" = 1 ]; then SHAPE_ARGS=(--layers 2); TINY7B=(--layers 2 --hidden 256 --heads 4 --kv-heads 2 --ffn 512); fi
-M=$WORK/models
+M=$RUN/models
 for name in $Q05 $GEMMA; do
-  [ -f "$M/$name.meta.gguf" ] || gunzip -c "$BUNDLE/shapes/$name.meta.gguf.gz" > "$M/$name.meta.gguf" || exit 2
+  [ -f "$M/$name.meta.gguf" ] && continue
+  gunzip -c "$BUNDLE/shapes/$name.meta.gguf.gz" > "$M/$name.meta.gguf.part" && mv "$M/$name.meta.gguf.part" "$M/$name.meta.gguf" || exit 2
 done
-make_model() {  # NAME ARGS...: skipped when the file exists (make_shape_model.py writes it atomically)
-  local out=$M/$1.gguf; shift
+make_model() {  # NAME SECONDS ARGS...: skipped when the file exists (make_shape_model.py writes it atomically)
+  local out=$M/$1.gguf seconds=$2; shift 2
   [ -f "$out" ] && return 0
-  need 30 "a shape model"
+  need "$seconds" "shape model $(basename "$out")"
   log "shape model $(basename "$out"), $(left) s left"
   timeout "$(left)" "$PYTHON" bench/make_shape_model.py "$@" -o "$out" >>"$WORK/logs/models.log" 2>&1
   local rc=$?
@@ -111,12 +115,13 @@ make_model() {  # NAME ARGS...: skipped when the file exists (make_shape_model.p
   [ $rc -eq 0 ] || { tail -20 "$WORK/logs/models.log" >&2; log "shape model failed ($rc)"; save_out; exit 2; }
   tail -1 "$WORK/logs/models.log" >&2
 }
-make_model shape-$Q05 clone "$M/$Q05.meta.gguf" "${SHAPE_ARGS[@]}"
-make_model shape-$GEMMA clone "$M/$GEMMA.meta.gguf" "${SHAPE_ARGS[@]}"
-make_model shape-qwen2.5-7b-instruct-q4_k_m qwen2.5-7b --vocab "$M/$Q05.meta.gguf" --quantize "$BIN/llama-quantize" \
-  "${TINY7B[@]}"
-export SEMZIP_MODELS_LOCK=$WORK/models.lock
-if [ ! -f "$WORK/results/doctor.txt" ]; then
+make_model shape-$Q05 30 clone "$M/$Q05.meta.gguf" "${SHAPE_ARGS[@]}"
+make_model shape-$GEMMA 30 clone "$M/$GEMMA.meta.gguf" "${SHAPE_ARGS[@]}"
+# the 7B: 15.2 GB of F16, then llama-quantize; started only with time for both
+make_model shape-qwen2.5-7b-instruct-q4_k_m $([ "$QUICK" = 1 ] && echo 30 || echo 240) qwen2.5-7b \
+  --vocab "$M/$Q05.meta.gguf" --quantize "$BIN/llama-quantize" "${TINY7B[@]}"
+export SEMZIP_MODELS_LOCK=$RUN/models.lock
+if [ ! -f "$RUN/results/doctor.txt" ]; then
   {
     echo "# shape models of this GPU run (random weights, real shapes): bench/gpu_run.sh"
     echo "default = \"shape-$Q05\""
@@ -127,8 +132,8 @@ if [ ! -f "$WORK/results/doctor.txt" ]; then
   for name in shape-$Q05 shape-$GEMMA shape-qwen2.5-7b-instruct-q4_k_m; do
     "$PYTHON" -m engine.cli models pin "$name" "$M/$name.gguf" >>"$WORK/logs/models.log" 2>&1 || { log "pin $name failed"; exit 2; }
   done
-  "$PYTHON" -m engine.cli doctor > "$WORK/results/doctor.txt" 2>&1 || log "doctor exited $? (see results/doctor.txt)"
-  cat "$WORK/results/doctor.txt" >&2
+  "$PYTHON" -m engine.cli doctor > "$RUN/results/doctor.txt" 2>&1 || log "doctor exited $? (see results/doctor.txt)"
+  cat "$RUN/results/doctor.txt" >&2
 fi
 
 [ "${STOP_AFTER:-}" = models ] && { log "stopping after the models (STOP_AFTER)"; exit 0; }
@@ -150,12 +155,12 @@ fi
 need 30 "the measurements"
 log "measurements, $(left) s left"
 "$PYTHON" bench/gpu_matrix.py "${MATRIX[@]}" --python "$PYTHON" --batched-bench "$BIN/llama-batched-bench" \
-  --results "$WORK/results" --deadline $(($(date +%s) + $(left))) --header "$HEADER" \
+  --results "$RUN/results" --deadline $(($(date +%s) + $(left))) --header "$HEADER" \
   --model "qwen2.5-7b=$M/shape-qwen2.5-7b-instruct-q4_k_m.gguf" --model "qwen2.5-0.5b=$M/shape-$Q05.gguf" \
-  --model "gemma-3-270m=$M/shape-$GEMMA.gguf" --all "$WORK/rows.json" \
-  > "$WORK/results/table.md" 2> >(tee -a "$WORK/logs/matrix.log" >&2)
+  --model "gemma-3-270m=$M/shape-$GEMMA.gguf" --all "$RUN/rows.json" \
+  > "$RUN/results/table.md" 2> >(tee -a "$WORK/logs/matrix.log" >&2)
 rc=$?
-cat "$WORK/results/table.md"
+cat "$RUN/results/table.md"
 [ $rc -eq 3 ] && not_done "measurements remain"
 save_out
 [ $rc -eq 0 ] || { log "the matrix exited $rc (see logs/matrix.log)"; exit $rc; }

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -253,15 +253,23 @@ def main(argv: list[str] | None = None) -> int:
         write_model(args.output, meta, tensors, args.seed)
     else:
         meta, tensors = qwen2(vocab, hp, FTYPE_F16)
-        with tempfile.TemporaryDirectory(dir=args.tmp or args.output.parent) as tmp:
-            f16 = Path(tmp) / "f16.gguf"
+        # One fixed name for the 15 GB intermediate, removed on the way out (SIGTERM from `timeout` included)
+        # and before starting: a killed run must not leave copies that fill the GPU machine's disk.
+        f16 = (args.tmp or args.output.parent) / (args.output.name + ".f16")
+        part = args.output.with_name(args.output.name + ".part")
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            for stale in (f16, f16.with_name(f16.name + ".part"), part):
+                stale.unlink(missing_ok=True)
             write_model(f16, meta, tensors, args.seed)
             t1 = time.perf_counter()
             print(f"F16 written: {f16.stat().st_size / 2**30:.2f} GiB in {t1 - t0:.1f} s", flush=True)
-            part = args.output.with_name(args.output.name + ".part")
             quantize(args.quantize, f16, part, args.threads)
             os.replace(part, args.output)
             print(f"llama-quantize Q4_K_M: {time.perf_counter() - t1:.1f} s")
+        finally:
+            for stale in (f16, f16.with_name(f16.name + ".part"), part):
+                stale.unlink(missing_ok=True)
     print(describe(args.output, rule_layers=hp["layers"]) + f" ({time.perf_counter() - t0:.1f} s)")
     return 0
 
