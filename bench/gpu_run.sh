@@ -58,6 +58,7 @@ if [ ! -f "$WORK/sdist/.done" ]; then
   tar -xzf "$BUNDLE/llama-cpp-python-src.tar.gz" -C "$WORK/sdist" && touch "$WORK/sdist/.done" || exit 2
   ln -sfn "sdist/llama_cpp_python-$VERSION/vendor/llama.cpp" "$WORK/src"
 fi
+[ -d "$SDIST/llama_cpp" ] || { echo "the bundle holds no llama-cpp-python $VERSION (pyproject's pin): run bench/gpu_bundle.sh again" >&2; exit 2; }
 if [ ! -f "$WORK/site/.done" ]; then
   mkdir -p "$WORK/site"
   for whl in "$BUNDLE"/wheels/*.whl; do  # one at a time: a wheel for another Python is reported, not fatal
