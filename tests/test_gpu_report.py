@@ -48,3 +48,21 @@ def test_summary_rows_run_first_then_batched_bench_then_lossless():
     assert kinds.index("batched-bench") > max(i for i, k in enumerate(kinds) if k == "summary")
     assert kinds.index("selftest") > max(i for i, k in enumerate(kinds) if k == "batched-bench")
     assert rows[0].key == "7b__summary@1" and rows[-1].key == "0.5b__lossless@8"
+
+
+def test_rows_get_the_monitors_gpu_samples(monkeypatch):
+    import sys
+
+    from engine.observe import monitor
+    from engine.observe.gpu import GpuSample
+
+    class FakeProbe:  # what NVML reports on a GPU machine, through the monitor's own sampler
+        vendor, reason = "nvidia", ""
+
+        def sample(self):
+            return [GpuSample("nvidia", 0, "H100", 87.0, 6 * 2**30, 80 * 2**30, 300.0, 50.0)]
+
+    monkeypatch.setattr(monitor, "GpuProbe", FakeProbe)
+    row = gpu_matrix.sample_gpu([sys.executable, "-c", "import time; time.sleep(0.8)"], 30, {})
+    assert row["rc"] == 0 and row["gpu_util"] and set(row["gpu_util"]) == {87.0}
+    assert row["gpu_mem_peak_mib"] == 6 * 1024
