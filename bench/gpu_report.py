@@ -91,7 +91,8 @@ def render(results: Path, models: list[str], slots: list[int], header: str = "")
     out += ["", "Summary mode (forced generation length, shared prompt prefix decoded once and copied) beside "
             "llama-batched-bench on the same build (-npp the mean per-memory prompt, -ntg the forced length, -kvu): "
             "its prefill and generation rates at the same sequence count, applied to the tokens the engine decoded. "
-            "Host CPU %: the bench process's CPU time over its wall time (100 = one core busy):", "",
+            "Host CPU %: the bench process's CPU time over its wall time (100 = one core busy). GPU columns: the "
+            "monitor's NVML samples every 0.25 s over the row's whole process, model load included:", "",
             "| model | seqs | memories | memories/min | tokens/s | gen tok/s | batched-bench tok/s (same mix) "
             "| vs batched-bench | host CPU % | GPU util % p50 / max | GPU MiB peak |", "|" + "---|" * 11]
     for m in models:
