@@ -17,7 +17,7 @@
 # Env: BACKEND (cuda | cpu; default cuda where nvidia-smi answers), QUICK=1, SLOTS (default 1,8,32,64,128),
 # GEN_TOKENS (53), BUDGET_S (seconds this call may run; default 550), PYTHON (default python3), CUDA_ARCH,
 # STOP_AFTER (build | models: end there, e.g. to build in one call and measure in the next).
-# Output: the table on stdout and in .gpuwork/run-full/results/table.md (run-quick for QUICK); with $OUT set,
+# Output: the table on stdout and in .gpuwork/run-cuda/results/table.md (run-cpu-quick, ...); with $OUT set,
 # table.md, rows.json and the logs there.
 set -uo pipefail
 
@@ -32,8 +32,8 @@ if [ -z "${BACKEND:-}" ]; then
   if nvidia-smi -L >/dev/null 2>&1; then BACKEND=cuda; else BACKEND=cpu; fi
 fi
 VERSION=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml | head -1)
-# The build is shared; models, results and the lock are per mode, so a QUICK run never feeds a full one.
-RUN=$WORK/run-$([ "$QUICK" = 1 ] && echo quick || echo full)
+# Builds are per backend; models, results and the lock per backend and mode (a QUICK run never feeds a full one).
+RUN=$WORK/run-$BACKEND$([ "$QUICK" = 1 ] && echo -quick)
 mkdir -p "$RUN/results" "$RUN/models" "$WORK/logs"
 log() { echo "[$(date +%H:%M:%S) +${SECONDS}s] $*" >&2; }
 left() { echo $((BUDGET_S - SECONDS)); }
