@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 from datetime import date
@@ -9,13 +10,14 @@ from pathlib import Path
 
 import psutil
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout; SEMZIP_DATA elsewhere (the GPU machine gets it in .gpubundle/data)
+SHARED = Path(os.environ.get("SEMZIP_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def load_jsonl(name: str, field: str, limit: int | None = None) -> list[str]:
     path = SHARED / name
     if not path.is_file():
-        raise SystemExit(f"{path} not found: the bench reads ../shared/data beside the checkout")
+        raise SystemExit(f"{path} not found: the bench reads ../shared/data beside the checkout, or SEMZIP_DATA")
     rows = [json.loads(line)[field] for line in path.open() if line.strip()]
     return rows[:limit]
 

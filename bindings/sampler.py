@@ -74,12 +74,14 @@ class Sampler:
     def sample(self, ctx: Context, idx: int) -> int:
         """Pick the next token from batch entry idx's logits and advance the grammar over it."""
         if self._grammar is None:
+            if self.params.is_greedy:
+                return self._argmax(ctx, idx)
             return int(C.llama_sampler_sample(self._chain, ctx.handle, idx))
         if self.params.is_greedy and self.check_first:
             # The grammar pass over the whole vocabulary is the expensive part. The argmax of the
             # unconstrained logits is also the argmax of the constrained ones whenever the grammar
             # accepts it, so check that one token first: same output, a fraction of the work.
-            token = int(C.llama_sampler_sample(self._chain, ctx.handle, idx))
+            token = self._argmax(ctx, idx)
             if not self.accepts(token):
                 token = self._best_accepted(ctx, idx)
         else:
@@ -87,6 +89,13 @@ class Sampler:
             token = self._sample_full(ctx, idx)
         C.llama_sampler_accept(self._grammar, token)
         return token
+
+    @staticmethod
+    def _argmax(ctx: Context, idx: int) -> int:
+        """The greedy sampler's choice, the first largest logit, without llama_sampler_sample: that copies all
+        n_vocab logits into a candidate array first (0.7-0.9 ms per sequence and token for Qwen's 152k on the
+        2-core machine, against 0.03 ms here), a host cost that grows with the slots while a GPU step does not."""
+        return int(np.argmax(ctx.logits(idx)))
 
     def accepts(self, token: int) -> bool:
         """Whether the grammar, in its current state, allows token next."""

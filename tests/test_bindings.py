@@ -91,3 +91,18 @@ def test_grammar_sampler_accepts_only_what_the_grammar_allows(runner):
     with Sampler(m, grammar='root ::= "yes" | "no"') as s:
         assert s.accepts(m.tokenize("yes")[0])
         assert not s.accepts(m.tokenize("maybe")[0])
+
+
+def test_greedy_argmax_is_the_greedy_samplers_choice(runner, chat_prompt):
+    from bindings._lib import C
+
+    ctx, batch = runner.ctx, runner.batch
+    prompts = [chat_prompt(q) for q in ("Name a colour.", "Count to three.", "Say hi.")]
+    runner.reset()  # the runner's samplers, KV and prefix: other tests find it as a fresh one
+    batch.clear()
+    last = [batch.add_sequence(list(p), 0, s, logits_last=True) for s, p in enumerate(prompts)]
+    ctx.decode(batch)
+    with Sampler(runner.model) as fast, Sampler(runner.model) as ref:
+        for idx in last:
+            assert fast.sample(ctx, idx) == int(C.llama_sampler_sample(ref._chain, ctx.handle, idx))
+    runner.reset()

@@ -125,3 +125,13 @@ def test_group_order_puts_similar_vectors_together():
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     assert group_order(v, 0.9) == [0, 2, 4, 1, 3]
     assert group_order(v, 1.01) == [0, 1, 2, 3, 4]
+
+
+def test_ignore_eos_runs_to_max_tokens():
+    s = Scheduler(num_slots=1, token_budget=16, max_seq_len=1000)
+    q = Sequence(Request((1, 2), max_tokens=3, ignore_eos=True), base_pos=0)
+    s.add(q)
+    finished = []
+    while not finished:
+        finished = s.postprocess(s.schedule(), {q.id: EOS}, is_eos)
+    assert q.output == [EOS, EOS, EOS] and q.finish_reason == "length"

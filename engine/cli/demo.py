@@ -91,6 +91,9 @@ def _first_lines(text: str, width: int) -> list[str]:
 def run_demo(n: int | None = None, model: str | None = None) -> int:
     from engine.core.runner import RunnerConfig
 
+    from engine import models
+
+    models.resolve(model)  # a bad --model fails before anything loads (exit 2)
     memories = bundled(n)
     items = [it for it, _ in memories]
     t0 = time.perf_counter()

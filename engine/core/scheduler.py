@@ -76,7 +76,7 @@ class Scheduler:
                 seq.status = Status.DECODE
                 seq.t_first_token = now
             token = sampled[seq.id]
-            if is_eog(token):
+            if is_eog(token) and not seq.request.ignore_eos:
                 self._finish(seq, "stop", now)
             else:
                 seq.output.append(token)

@@ -27,6 +27,7 @@ class Request:
     sampling: SamplingParams = SamplingParams()
     grammar: str | None = None
     tag: object = None  # the caller's handle, returned untouched with the result
+    ignore_eos: bool = False  # run to max_tokens whatever is sampled (benches of random-weight shape models)
 
     def __post_init__(self):
         if not self.prompt:
