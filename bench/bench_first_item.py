@@ -72,7 +72,7 @@ def main() -> None:
     mean_kb = sum(len(r["text"].encode()) for r in rows) / len(rows) / 1000
     t_load = time.perf_counter()
     engine = LadderEngine(None, RunnerConfig(num_slots=args.slots, warm_up=not args.no_warm_up),
-                          CompressConfig(quality_threshold=args.threshold))
+                          CompressConfig(quality_threshold=args.threshold), mode="summary")
     t_load = time.perf_counter() - t_load
     monitor = Monitor(store=None)
     port = free_port()

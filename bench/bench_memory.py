@@ -33,7 +33,7 @@ def main() -> None:
         src = tmp / f"in{n}.jsonl"
         src.write_text("".join(json.dumps({"id": f"m{i}", "text": base[i % 64]}) + "\n" for i in range(n)))
         t0 = time.perf_counter()
-        cmd = [sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(tmp / f"out{n}.jsonl"), "--no-score"]
+        cmd = [sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(tmp / f"out{n}.jsonl"), "--mode", "summary", "--no-score"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         child = psutil.Process(proc.pid)
         peak = 0

@@ -26,7 +26,7 @@ from bench.common import SHARED, machine, print_table  # noqa: E402
 
 def compress(args: list[str], summary: Path) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "compress", *args, "--summary-json", str(summary)],
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "compress", "--mode", "summary", *args, "--summary-json", str(summary)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])

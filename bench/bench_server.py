@@ -109,7 +109,7 @@ def run_server(binary: Path, model_path: Path, bodies: list[dict], args) -> dict
 def run_semzip(src: Path, out: Path, extra: list[str]) -> dict:
     summary = out.with_suffix(".summary.json")
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(out), "--no-score",
+    done = subprocess.run([sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(out), "--mode", "summary", "--no-score",
                            "--summary-json", str(summary), *extra], capture_output=True, text=True)
     process_wall = time.perf_counter() - t0
     if done.returncode:

@@ -14,8 +14,8 @@ from engine.codecs.record import MODEL_CODED, Record, render
 from engine.codecs.summary.compressor import CompressConfig, Compressor
 from engine.codecs.summary.expand import expand
 from engine.core.runner import ModelRunner, RunnerConfig, backend_report
+from engine.models import DEFAULT_MODE, MODES
 
-MODES = ("summary", "lossless")
 
 
 class Engine:
@@ -32,7 +32,7 @@ class Engine:
         model: str | None = None,
         runner_config: RunnerConfig = RunnerConfig(),
         compress_config: CompressConfig = CompressConfig(),
-        mode: str = "summary",
+        mode: str = DEFAULT_MODE,
         ratio: float | None = None,
     ):
         if mode not in MODES:

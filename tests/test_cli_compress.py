@@ -24,7 +24,7 @@ def test_compress_a_file_full_of_bad_lines(tmp_path, capsys, model_path):
     src = tmp_path / "in.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
     out = tmp_path / "out.jsonl"
-    code = main(["compress", str(src), "-o", str(out), "--no-score"])
+    code = main(["compress", str(src), "-o", str(out), "--mode", "summary", "--no-score"])
     records = [Record.from_json(line) for line in out.read_text().splitlines()]
     assert len(records) == len(lines)  # exactly one record per input line, in order
     errors = {r.line: r.error for r in records if r.kind == "error"}
@@ -44,7 +44,7 @@ def test_stdin_text_to_stdout_then_render(tmp_path, capsys, monkeypatch, model_p
     import sys
 
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((DIALOGUE.replace("\n", " ") + "\n").encode())))
-    assert main(["compress", "-", "-o", "-", "--no-score"]) == 0
+    assert main(["compress", "-", "-o", "-", "--mode", "summary", "--no-score"]) == 0
     line = capsys.readouterr().out.strip()
     rec = Record.from_json(line)
     assert rec.kind == "llm" and rec.id == "1"

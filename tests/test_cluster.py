@@ -30,7 +30,7 @@ NOTES = ["lunch with Sam on Friday at noon", "the wifi password is on the fridge
 # record). The repeats of L0, L2 and L1 land while the batch computing them may still be in flight.
 ORDER = ["L0", "N0", "L1", "L0", "N1", "L2", "E", "N2", "L3", "N3", "N4", "N5",
          "N6", "L4", "L2", "N7", "N8", "N9", "N10", "L5", "N11", "E", "N3", "L1"]
-FLAGS = ["--no-score", "--batch", "2", "--slots", "2", "--threads", "1"]  # threads change CPU greedy text
+FLAGS = ["--mode", "summary", "--no-score", "--batch", "2", "--slots", "2", "--threads", "1"]  # threads change CPU greedy text
 
 
 def _rows() -> list[dict]:
@@ -123,7 +123,8 @@ def test_two_actors_over_a_ray_dataset_give_the_single_process_bytes_through_a_s
 
     killer = threading.Thread(target=kill_one_actor_after_the_first_commit, daemon=True)
     killer.start()
-    spec = EngineSpec(runner=RunnerConfig(num_slots=2, n_threads=1), compress=CompressConfig(score=False))  # = FLAGS
+    spec = EngineSpec(runner=RunnerConfig(num_slots=2, n_threads=1), compress=CompressConfig(score=False),
+                      mode="summary")  # = FLAGS
     summary = compress_dataset(ray.data.from_items(_rows()), str(out), spec, RunOptions(batch=2),
                                ClusterOptions(actors=2))
     killer.join()
@@ -157,3 +158,26 @@ def test_a_sigkilled_driver_resumes_to_the_same_bytes(corpus, reference, cluster
     assert main(["report", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["records"] == len(ORDER) and sorted(report["workers"]) == ["actor0", "actor1"]
+
+
+def test_coded_modes_on_an_actor_give_the_single_process_bytes_and_decode_here(cluster, tmp_path, capsys):
+    """Lossless and the ratio knob on a Ray actor: the actor's records are the bytes this process writes, and
+    they decode here (the canonical regime holds across processes)."""
+    src = tmp_path / "notes.jsonl"
+    src.write_text("".join(json.dumps({"id": f"n{k}", "text": t}) + "\n" for k, t in enumerate(NOTES[:6])))
+    for extra in ([], ["--ratio", "3"]):
+        flags = ["--mode", "lossless", *extra, "--batch", "3", "--slots", "8", "--threads", "1", "--no-monitor"]
+        here, there = tmp_path / "here.szr", tmp_path / "there.szr"
+        assert main(["compress", str(src), "-o", str(here), *flags]) == 0
+        assert main(["compress", str(src), "-o", str(there), *flags, "--ray", cluster, "--actors", "1"]) == 0
+        assert there.read_bytes() == here.read_bytes()
+        back = tmp_path / "back.jsonl"
+        capsys.readouterr()
+        assert main(["reconstruct", str(there), "-o", str(back)]) == 0
+        texts = [json.loads(line)["text"] for line in back.open()]
+        if extra:  # kept clauses: every word was in the note
+            assert all(set(t.replace("…", " ").split()) <= set(n.split()) for t, n in zip(texts, NOTES))
+        else:
+            assert texts == NOTES[:6]
+        for path in tmp_path.glob("*.semzip.db*"):
+            path.unlink()

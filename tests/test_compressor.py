@@ -15,7 +15,7 @@ from texts import LANDLORD as DIALOGUE
 
 @pytest.fixture(scope="module")
 def engine(model_path):
-    with Engine(compress_config=CompressConfig(score=False)) as e:
+    with Engine(mode="summary", compress_config=CompressConfig(score=False)) as e:
         yield e
 
 
@@ -115,7 +115,7 @@ def test_expand_writes_a_narrative_with_the_facts(engine):
 
 def test_scored_records_carry_quality_and_low_ones_are_retried(model_path):
     events = []
-    with Engine(compress_config=CompressConfig(score=True, quality_threshold=0.99)) as e:
+    with Engine(mode="summary", compress_config=CompressConfig(score=True, quality_threshold=0.99)) as e:
         (rec,) = e.compress_direct([Item("1", DIALOGUE)], events.append)
     assert [ev.record for ev in events] == [rec]  # fired once, after the retry decided which record stays
     assert rec.quality is not None and 0 < rec.quality < 1

@@ -93,7 +93,7 @@ def test_a_run_takes_its_settings_from_the_file(tmp_path, monkeypatch, capsys, m
     monkeypatch.chdir(tmp_path)
     # cache_size 0 turns the in-memory cache off (cachetools itself refuses every entry at size 0).
     (tmp_path / "semzip.toml").write_text("[performance]\nbatch_size = 1\ncache_size = 0\n"
-                                          "[compression]\nscore = false\n[monitoring]\nenabled = false\n")
+                                          "[compression]\nmode = \"summary\"\nscore = false\n[monitoring]\nenabled = false\n")
     (tmp_path / "in.txt").write_text("a short note about lunch\nanother short note\n")
     assert main(["compress", "in.txt", "-o", "out.jsonl", "--summary-json", "s.json"]) == 0
     assert json.loads((tmp_path / "s.json").read_text())["records"] == 2

@@ -86,7 +86,7 @@ def test_a_bad_model_the_user_names_exits_2_before_any_work(kind, words, ladder,
     src = tmp_path / "in.txt"
     src.write_text("a short note about lunch\n")
     out = tmp_path / "out.jsonl"
-    assert main(["compress", str(src), "-o", str(out), "--no-score", *argv, *ladder]) == 2
+    assert main(["compress", str(src), "-o", str(out), "--mode", "summary", "--no-score", *argv, *ladder]) == 2
     err = capsys.readouterr().err
     assert words in err and "fix:" in err
     assert not out.exists() and not (tmp_path / "out.jsonl.semzip.db").exists()  # no work, no store
@@ -97,7 +97,7 @@ def test_summary_and_report_name_the_rung_that_made_the_records(tmp_path, capsys
     src = tmp_path / "in.txt"  # short lines are kept raw: each rung handles them without generating
     src.write_text("a short note about lunch\nanother short note\n")
     out, summary = tmp_path / "out.jsonl", tmp_path / "summary.json"
-    base = ["compress", str(src), "-o", str(out), "--no-score", "--summary-json", str(summary)]
+    base = ["compress", str(src), "-o", str(out), "--mode", "summary", "--no-score", "--summary-json", str(summary)]
     assert main(base) == 0  # nothing fails: the first rung made everything
     s = json.loads(summary.read_text())
     assert s["rungs"] == {"cpu": 2} and s["fallbacks"] == []

@@ -152,7 +152,8 @@ def test_a_scrape_during_a_real_run_shows_latency_and_quality_after_the_first_me
     """
     src = write_jsonl(tmp_path / "in.jsonl", dialogues()[:3])
     port = _free_port()
-    cmd = [sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--threshold", "0",
+    cmd = [sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--mode", "summary",
+           "--threshold", "0",
            "--slots", "2", "--metrics-port", str(port), "--sample-interval", "0.2"]
     proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     seen = ""

@@ -25,21 +25,21 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(corpus, tmp_path_factory, model_path):
     out = tmp_path_factory.mktemp("ref") / "out.jsonl"
-    assert main(["compress", str(corpus), "-o", str(out), "--no-score", "--batch", "2"]) == 1  # one bad line
+    assert main(["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "2"]) == 1  # one bad line
     return out
 
 
 def test_second_run_is_all_cache_hits_and_identical(corpus, reference, tmp_path, capsys):
     out = tmp_path / "again.jsonl"
     store = str(reference) + ".semzip.db"
-    assert main(["compress", str(corpus), "-o", str(out), "--no-score", "--batch", "2", "--store", store]) == 1
+    assert main(["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "2", "--store", store]) == 1
     assert out.read_bytes() == reference.read_bytes()
     assert "cache hits / misses                             6 / 0" in capsys.readouterr().err
 
 
 def test_resume_after_sigkill_is_byte_identical(corpus, reference, tmp_path):
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "engine.cli", "compress", str(corpus), "-o", str(out), "--no-score", "--batch", "2"]
+    cmd = [sys.executable, "-m", "engine.cli", "compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "2"]
     rng = random.Random(7)
     kills = 0
     for attempt in range(4):  # up to four SIGKILLs at random points, then one resume that runs to the end
@@ -63,7 +63,7 @@ def test_resume_refuses_a_changed_input(corpus, tmp_path, capsys):
     store = tmp_path / "out.jsonl.semzip.db"
     with RunStore(store) as s:
         s.set_meta("input_sha256", "0" * 64)
-    assert main(["compress", str(changed), "-o", str(tmp_path / "out.jsonl"), "--resume", "--no-score"]) == 2
+    assert main(["compress", str(changed), "-o", str(tmp_path / "out.jsonl"), "--resume", "--mode", "summary", "--no-score"]) == 2
     assert "changed since the checkpoint" in capsys.readouterr().err
 
 
@@ -72,14 +72,14 @@ def test_corrupt_store_is_a_clear_error(tmp_path, capsys, model_path):
     store.write_bytes(b"this is not sqlite" * 100)
     src = tmp_path / "in.txt"
     src.write_text("x" * 200 + "\n")
-    assert main(["compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--store", str(store), "--resume", "--no-score"]) == 2
+    assert main(["compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--store", str(store), "--resume", "--mode", "summary", "--no-score"]) == 2
     assert "is corrupt" in capsys.readouterr().err
 
 
 def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tmp_path):
     # At cosine 0.4 the first six dialogues group as [0, 4, 1, 2, 3, 5] (their MiniLM cosines lie in 0.25-0.44).
     out, summary = tmp_path / "grouped.jsonl", tmp_path / "summary.json"
-    argv = ["compress", str(corpus), "-o", str(out), "--no-score", "--batch", "8", "--group", "0.4"]
+    argv = ["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "8", "--group", "0.4"]
     assert main(argv + ["--summary-json", str(summary)]) == 1
     ids = lambda p: [json.loads(line)["id"] for line in p.open()]  # noqa: E731
     assert ids(out) == ids(reference)
@@ -93,7 +93,7 @@ def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tm
 def test_without_the_persistent_cache_a_rerun_recomputes(tmp_path, capsys, model_path):
     src = tmp_path / "in.txt"  # short lines are stored raw: the cache path without model work
     src.write_text("a short note about lunch\nanother short note\na short note about lunch\n")
-    argv = ["compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--no-score", "--store", str(tmp_path / "s.db")]
+    argv = ["compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--mode", "summary", "--no-score", "--store", str(tmp_path / "s.db")]
     assert main(argv + ["--no-persistent-cache", "--cache-size", "5", "--cache-ttl", "60"]) == 0
     assert "cache hits / misses                             0 / 3" in capsys.readouterr().err
     assert main(argv + ["--no-persistent-cache"]) == 0
@@ -108,7 +108,7 @@ def test_drop_store_leaves_the_output_and_no_store_files(tmp_path, model_path):
     src = tmp_path / "in.txt"
     src.write_text("a short note about lunch\nanother short note\n")
     out = tmp_path / "o.jsonl"
-    assert main(["compress", str(src), "-o", str(out), "--no-score", "--drop-store"]) == 0  # monitor on: it writes last
+    assert main(["compress", str(src), "-o", str(out), "--mode", "summary", "--no-score", "--drop-store"]) == 0  # monitor on: it writes last
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "o.jsonl"]
     assert len(out.read_text().splitlines()) == 2
 

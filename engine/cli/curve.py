@@ -46,7 +46,7 @@ def curve(corpus: str, qa: str, ratios: list[float], summary_ratios: list[float]
             records = SelectiveCodec(engine.compressor, ratio).compress(items, lossless=exact)
             sizes = [record_size(r) + framing for r in records]
             points.append(_point("ratio knob", f"--ratio {ratio:g}", rows, engine.decode(records), sizes, qa))
-    with Engine(summary_model, runner_config) as engine:
+    with Engine(summary_model, runner_config, mode="summary") as engine:
         base = engine.compressor.config
         for ratio in summary_ratios:
             engine.compressor.config = dataclasses.replace(base, target_ratio=ratio)

@@ -77,7 +77,7 @@ def _summary(items: list[Item], model: str | None, runner_config) -> Mode:
     from engine.codecs.summary.compressor import CompressConfig
 
     # Unscored, to stay within a minute: `semzip compress` also scores each record and retries weak ones.
-    with Engine(model, runner_config, CompressConfig(score=False)) as engine:
+    with Engine(model, runner_config, CompressConfig(score=False), mode="summary") as engine:
         records, store_s = _timed(engine.compress_direct, items)
         texts, back_s = _timed(engine.reconstruct, records)
         return Mode(f"summary ({engine.model_path.stem}, unscored)", records, texts, store_s, back_s)
@@ -93,7 +93,7 @@ def run_demo(n: int | None = None, model: str | None = None) -> int:
 
     from engine import models
 
-    models.resolve(model)  # a bad --model fails before anything loads (exit 2)
+    models.resolve(model, mode="summary")  # a bad --model (summary mode's) fails before anything loads: exit 2
     memories = bundled(n)
     items = [it for it, _ in memories]
     t0 = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.errors import UsageError
+from engine.models.lockfile import DEFAULT_MODE, MODES
 
 ENGINE_COMMANDS = ("compress", "reconstruct", "eval")  # the commands that load a model
 
@@ -93,9 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
             1, 10 * 365 * 24 * 3600, unit="seconds"),
     Setting("performance.persistent_cache", bool, True, "--no-persistent-cache",
             "do not keep records in the run store's cache (a re-run then recomputes them)"),
-    Setting("compression.mode", str, "summary", "--mode",
+    Setting("compression.mode", str, DEFAULT_MODE, "--mode",
             "summary: readable summary and facts; lossless: the exact text arithmetic-coded under the model "
-            "(decoding needs the same model)", choices=("summary", "lossless"), commands=("compress", "eval")),
+            "(decoding needs the same model)", choices=MODES, commands=("compress", "eval")),
     Setting("compression.ratio", float, None, "--ratio",
             "target ratio: lossless mode keeps the most informative spans of memories whose exact record would "
             "exceed bytes/R; summary mode sizes its records to it (default 8)", 1.01, 10_000,

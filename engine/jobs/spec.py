@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from engine.codecs.summary.compressor import CompressConfig
 from engine.core.runner import RunnerConfig
+from engine.models import DEFAULT_MODE
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,7 +14,7 @@ class EngineSpec:
     runner: RunnerConfig = RunnerConfig()
     compress: CompressConfig = CompressConfig()
     fallback: bool = True  # step down the fallback ladder instead of failing
-    mode: str = "summary"  # or "lossless" (engine/api.py)
+    mode: str = DEFAULT_MODE  # lossless or summary (engine/api.py)
     ratio: float | None = None
 
     def build(self, on_step=None):

@@ -13,6 +13,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+# Ways of storing a memory, and the one a plain `semzip compress` or Engine() uses: lossless stores LoCoMo-like
+# sessions exactly at a higher ratio than summaries reach, and compresses faster (README, "Choosing a mode").
+MODES = ("lossless", "summary")
+DEFAULT_MODE = "lossless"
+
 
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
@@ -40,7 +45,7 @@ class Lock:
             raise LockfileError(f"{self.path} has no model named {name!r}; known: {', '.join(sorted(self.entries))}")
         return self.entries[name]
 
-    def default_for(self, mode: str) -> str:
+    def default_for(self, mode: str = DEFAULT_MODE) -> str:
         return (self.default_lossless or self.default) if mode in ("lossless", "ratio") else self.default
 
     def by_sha(self, prefix: str) -> ModelEntry | None:
