@@ -60,7 +60,7 @@ def run_batched(texts, model_path, max_tokens, threads, slots, **runner_override
 def child(args) -> None:
     from engine import models
 
-    path, _ = models.resolve(args.model)
+    path, _ = models.resolve(args.model, mode="summary")
     texts = load_jsonl("dialogsum-dev.jsonl", "dialogue", args.n)
     if args.method == "naive":
         outs, n_prompt, n_gen, wall = run_naive(texts, path, args.max_tokens, args.threads)

@@ -143,7 +143,7 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     binary = args.server or build_server()
-    model_path, _ = models.resolve(None)
+    model_path, _ = models.resolve(None, mode="summary")
     rows = [json.loads(line) for line in (SHARED / "dialogsum-dev.jsonl").open()][: args.n]
     src = work / "in.jsonl"
     src.write_text("".join(json.dumps({"id": r["fname"], "text": r["dialogue"]}) + "\n" for r in rows))

@@ -8,7 +8,7 @@ from engine import models
 
 @pytest.fixture(scope="session")
 def model_path():
-    path, _ = models.resolve(None)  # raises with the fix command if `semzip models fetch` has not run
+    path, _ = models.resolve(None, mode="summary")  # raises with the fix command if `semzip models fetch` has not run
     return path
 
 

@@ -10,7 +10,8 @@ def test_doctor_reports_backends_and_models(capsys, model_path):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "ggml backends compiled in: " in out and "CPU" in out
-    assert "qwen2.5-coder-0.5b-instruct-q4_k_m (default): present, verified" in out
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m (default: summary): present, verified" in out
+    assert "gemma-3-270m-q4_k_m (default: lossless): present, verified" in out
     assert "GPU seen by NVML/ROCm SMI" in out or "GPU (" in out
 
 

@@ -6,6 +6,7 @@ import pytest
 from engine.api import Engine
 from engine.cli.cli import main
 from engine.codecs.container import Container
+from engine.codecs.item import Item
 from engine.codecs.lossless.codec import DecodeError, unpack_payload
 from engine.codecs.lossless.coder import Decoder
 from engine.codecs.lossless.stream import decode_all
@@ -54,6 +55,22 @@ def test_any_text_comes_back_byte_for_byte(engine):
     assert engine.compressor.tokenizer.num_fallback_words >= 1  # the U+2581 text needed byte tokens
     long = records[-1]
     assert len(long.payload) * 5 < len(LANDLORD.encode())
+
+
+def test_each_memory_is_reported_the_moment_its_code_is_complete(engine):
+    """Short memories finish first: their events come before the long one's, each once, with the returned record."""
+    from engine.codecs.lossless.codec import SelectiveCodec
+
+    items = [Item(str(k), t) for k, t in enumerate([LANDLORD, "x", TRICKY[0], memories(1)[0]])]
+    events = []
+    records = engine.compressor.compress(items, events.append)
+    assert sorted(e.index for e in events) == [0, 1, 2, 3] and events[-1].index == 0
+    assert all(e.record is records[e.index] for e in events) and events[0].latency_s < events[-1].latency_s
+    events = []  # the knob: exact records that fit are reported during the lossless pass, before any re-cut one
+    records = SelectiveCodec(engine.compressor, 4.0).compress(items, events.append)
+    kinds = [e.record.kind for e in events]
+    assert sorted(e.index for e in events) == [0, 1, 2, 3] and kinds == sorted(kinds, key=lambda k: k != "lossless")
+    assert "lossless" in kinds and "kept" in kinds and all(e.record is records[e.index] for e in events)
 
 
 def test_a_code_does_not_depend_on_the_batch_it_was_made_in(engine):

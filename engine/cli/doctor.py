@@ -31,15 +31,16 @@ def run_doctor(out=print) -> int:
     out(f"system info: {rep.system_info}")
     lock = models.load_lock()
     out(f"models ({lock.path}):")
+    defaults = {mode: lock.default_for(mode) for mode in models.MODES}
     for entry in lock.entries.values():
+        roles = [mode for mode, name in defaults.items() if name == entry.name]
         try:
             path = models.verify(entry)
             state = f"present, verified ({path})"
         except SemzipError as exc:
             state = f"NOT READY: {exc}"
-            if entry.name == lock.default:
-                status = 2
-        out(f"  {entry.name}{' (default)' if entry.name == lock.default else ''}: {state}")
+            status = 2 if roles else status
+        out(f"  {entry.name}{' (default: ' + ', '.join(roles) + ')' if roles else ''}: {state}")
     if status:
-        out(f"fix: semzip models fetch {lock.default}")
+        out("fix: semzip models fetch   (the default model of every mode)")
     return status

@@ -7,6 +7,7 @@ a decode that does not reproduce it becomes an error naming the record, never wr
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -69,13 +70,6 @@ def unpack_payload(payload: bytes) -> list[tuple[int, bytes]]:
     return segments
 
 
-def fire_all(on_done: OnItemDone, records: list[Record], t0: float, tokens: list[int]) -> None:
-    """One ItemDone per record, timed from the start of the compress call; tokens: those the model read per item."""
-    latency = time.perf_counter() - t0
-    for i, rec in enumerate(records):
-        on_done(ItemDone(i, rec, latency, tokens[i], 0))
-
-
 class LosslessCodec:
     """Codes many memories at once over one runner built with Regime.runner_config."""
 
@@ -97,8 +91,7 @@ class LosslessCodec:
     def compress(self, items: list[Item], on_done: OnItemDone = ignore, with_bits: bool = False):
         """One record per item, in order (with_bits: also each item's per-token surprisal, for the ratio knob).
 
-        Every stream advances in the same ubatches, so the records become final together: on_done fires for
-        each item once the batch is coded.
+        on_done fires for each item the moment its last segment is coded (memories finish in any order).
         """
         t0 = time.perf_counter()
         records: list[Record | None] = [None] * len(items)
@@ -110,20 +103,28 @@ class LosslessCodec:
             except (UnicodeEncodeError, ValueError) as exc:
                 records[i] = Record(item.id, "error", error=f"{item.id}: cannot be coded exactly ({exc})",
                                     line=item.line, meta=item.meta)
+                on_done(ItemDone(i, records[i], None))
                 continue
             records[i] = Record(item.id, "lossless", checksum=checksum(data), profile=self.profile.key, meta=item.meta)
             jobs += [(i, seg) for seg in self.segments(tokens)]
-        streams = [seg for _, seg in jobs]
-        codes, bits = encode_all(self.primed, streams, True) if with_bits else (encode_all(self.primed, streams), None)
-        bits = bits or [[] for _ in jobs]
-        per_item: dict[int, list] = {}
-        for (i, seg), code, b in zip(jobs, codes, bits):
-            per_item.setdefault(i, []).append((len(seg), code, b))
+        parts: dict[int, list] = {}
+        for i, _ in jobs:
+            parts.setdefault(i, []).append(None)
+        first_job = {}
+        for j, (i, _) in enumerate(jobs):
+            first_job.setdefault(i, j)
         surprisal: list[list[float]] = [[] for _ in items]
-        for i, parts in per_item.items():
-            records[i].payload = pack_payload([(n, code) for n, code, _ in parts])
-            surprisal[i] = [x for _, _, b in parts for x in b]
-        fire_all(on_done, records, t0, [sum(n for n, _, _ in per_item.get(i, ())) for i in range(len(items))])
+
+        def stream_done(j: int, code: bytes, bits: list[float]) -> None:
+            i, seg = jobs[j]
+            parts[i][j - first_job[i]] = (len(seg), code, bits)
+            if all(p is not None for p in parts[i]):
+                records[i].payload = pack_payload([(n, c) for n, c, _ in parts[i]])
+                surprisal[i] = [x for _, _, b in parts[i] for x in b]
+                tokens = sum(n for n, _, _ in parts[i])
+                on_done(ItemDone(i, records[i], time.perf_counter() - t0, tokens, 0))
+
+        encode_all(self.primed, [seg for _, seg in jobs], with_bits, on_stream=stream_done)
         return (records, surprisal) if with_bits else records
 
     def decompress(self, records: list[Record]) -> list[str | DecodeError]:
@@ -183,12 +184,31 @@ class SelectiveCodec:
     def compress(self, items: list[Item], on_done: OnItemDone = ignore,
                  lossless: tuple[list[Record], list[list[float]]] | None = None) -> list[Record]:
         """lossless: these items' exact records and per-token bits, when already made (one pass serves many ratios).
-        on_done fires for each item once the batch's records are final."""
-        t0 = time.perf_counter()
+
+        on_done fires for each item the moment its record is final: during the lossless pass for a memory whose
+        exact record fits, after the re-cut that fits for the others.
+        """
         from engine.codecs.container import record_size
         from engine.codecs.lossless import selective
 
-        records, bits = lossless if lossless is not None else self.codec.compress(items, with_bits=True)
+        t0 = time.perf_counter()
+        fired: set[int] = set()
+        fits = lambda i, rec: rec.kind != "lossless" or record_size(rec) <= len(items[i].text.encode()) / self.ratio  # noqa: E731
+
+        def fire(event: ItemDone) -> None:
+            fired.add(event.index)
+            on_done(dataclasses.replace(event, latency_s=time.perf_counter() - t0))
+
+        def early(event: ItemDone) -> None:
+            if fits(event.index, event.record):
+                fire(event)
+
+        if lossless is None:
+            records, bits = self.codec.compress(items, early, with_bits=True)
+        else:
+            records, bits = lossless
+            for i, rec in enumerate(records):
+                early(ItemDone(i, rec, None, len(bits[i])))
         records = list(records)
         plans: dict[int, list] = {}  # item -> [spans, target bytes, budget bits, best record that fits]
         for i, (item, rec) in enumerate(zip(items, records)):
@@ -219,8 +239,11 @@ class SelectiveCodec:
                 if plan[3] is not None and record_size(plan[3]) >= self.CLOSE * target or plan[2] <= 0:
                     records[i] = plan[3] or rec
                     del plans[i]
+                    fire(ItemDone(i, records[i], None, len(bits[i])))
                 else:
                     plan[2] *= target / size * 0.98
                     records[i] = plan[3] or rec  # the last coding, should the rounds run out
-        fire_all(on_done, records, t0, [len(b) for b in bits])
+        for i in range(len(items)):  # the rounds ran out for these
+            if i not in fired:
+                fire(ItemDone(i, records[i], None, len(bits[i])))
         return records

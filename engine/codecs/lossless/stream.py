@@ -94,19 +94,27 @@ def _surprisal(probs: np.ndarray, symbols) -> list[float]:
     return list(-np.log2(p))
 
 
-def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool = False):
-    """Code each token list; returns the codes (and, with_bits, each token's surprisal in bits)."""
+def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool = False, on_stream=None):
+    """Code each token list; returns the codes (and, with_bits, each token's surprisal in bits).
+
+    on_stream(index, code, bits) hears each stream the moment its code is complete (streams finish in any order).
+    """
     codes: list[bytes] = [b""] * len(streams)
     bits: list[list[float]] = [[] for _ in streams]
     waiting = deque(range(len(streams)))
     lanes: dict[int, _Lane] = {}
     stats = primed.stats
+    # A few lanes fill a ubatch (up to 63 rows each) as well as many do: memories are coded a few at a time,
+    # so each one is finished (and reported) early instead of all of them at the end.
+    limit = primed.regime.rows_per_decode // primed.regime.max_rows_per_stream + 1
     while waiting or lanes:
-        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, streams[i], i, with_bits))
+        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, streams[i], i, with_bits), limit)
         for slot in [s for s, lane in lanes.items() if lane.fed >= len(lane.tokens) - 1]:
             lane = lanes.pop(slot)  # every token but the last has been fed: its code is complete
             codes[lane.index], bits[lane.index] = lane.coder.finish(), lane.bits
             primed.release(slot)
+            if on_stream is not None:
+                on_stream(lane.index, codes[lane.index], lane.bits)
         if not lanes:
             continue
         chunk = primed.regime.chunk_for(max(lanes) - min(lanes) + 1)
@@ -170,11 +178,11 @@ def _start_decoder(primed: PrimedRunner, segment: tuple[int, bytes], index: int)
     return lane
 
 
-def _admit(primed: PrimedRunner, lanes: dict, waiting: deque, make) -> None:
-    """Fill free slots, lowest first, so running lanes stay on consecutive stream ids."""
+def _admit(primed: PrimedRunner, lanes: dict, waiting: deque, make, limit: int | None = None) -> None:
+    """Fill free slots, lowest first, so running lanes stay on consecutive stream ids; at most limit lanes."""
     free = (s for s in range(primed.num_slots) if s not in lanes)
     for slot in free:
-        if not waiting:
+        if not waiting or len(lanes) >= (limit or primed.num_slots):
             return
         i = waiting.popleft()
         primed.start(slot)
