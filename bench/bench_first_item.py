@@ -1,7 +1,7 @@
 """Time to the first memory: from the start of a compress run (model loaded) until the first memory shows on the
 progress bar and in /metrics, on LoCoMo sessions in one batch.
 
-Usage: python bench/bench_first_item.py [--n 16] [--batch 64] [--stop-after 4] [--no-warm-up] [--threshold 0.85]
+Usage: python bench/bench_first_item.py [--mode lossless|summary] [--n 16] [--batch 64] [--stop-after 4] [--no-warm-up] [--threshold 0.85]
 The run is the batch processor with journal, cache and monitor, as `semzip compress` runs it; a thread
 scrapes /metrics every 0.1 s. The progress bar advances in the same call that feeds the monitor, so
 its time is the monitor's. The run stops after --stop-after memories (0: runs to the end).
@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.85, help="0: score, never retry")
     ap.add_argument("--no-warm-up", action="store_true", help="admit every slot at once (the schedule before issue 13)")
     ap.add_argument("--stop-after", type=int, default=4)
+    ap.add_argument("--mode", default="lossless", choices=["lossless", "summary"])
     args = ap.parse_args()
 
     from engine.codecs.summary.compressor import CompressConfig
@@ -72,7 +73,7 @@ def main() -> None:
     mean_kb = sum(len(r["text"].encode()) for r in rows) / len(rows) / 1000
     t_load = time.perf_counter()
     engine = LadderEngine(None, RunnerConfig(num_slots=args.slots, warm_up=not args.no_warm_up),
-                          CompressConfig(quality_threshold=args.threshold), mode="summary")
+                          CompressConfig(quality_threshold=args.threshold), mode=args.mode)
     t_load = time.perf_counter() - t_load
     monitor = Monitor(store=None)
     port = free_port()
@@ -103,7 +104,7 @@ def main() -> None:
     stop.set()
     engine.close()
     print(f"machine: {machine()}")
-    print(f"{args.n} LoCoMo sessions ({mean_kb:.1f} KB mean), batch {args.batch}, {args.slots} slots, "
+    print(f"{args.mode} mode, {args.n} LoCoMo sessions ({mean_kb:.1f} KB mean), batch {args.batch}, {args.slots} slots, "
           f"warm-up {'off' if args.no_warm_up else 'on'}, threshold {args.threshold}; model load {t_load:.1f} s")
     marks = ", ".join(f"#{k + 1} {t:.1f} s" for k, t in enumerate(finished))
     print(f"memories on the progress bar (s after the run started, model loaded): {marks}")

@@ -29,14 +29,14 @@ def smaller_rungs() -> list[str]:
 
 
 def test_plan_orders_the_rungs_and_leaves_out_models_that_are_not_ready():
-    assert [r.name for r in plan(None, -1)] == ["gpu", "gpu-partial", "cpu", *smaller_rungs(), "extractive"]
-    assert [r.name for r in plan(GEMMA, 0)] == ["cpu", "extractive"]
+    assert [r.name for r in plan(None, -1, "summary")] == ["gpu", "gpu-partial", "cpu", *smaller_rungs(), "extractive"]
+    assert [r.name for r in plan(GEMMA, 0, "summary")] == ["cpu", "extractive"]
 
 
 def test_gpu_rungs_fail_on_a_cpu_build_and_cpu_takes_over(model_path):
     steps = []
     on_step = lambda *step: steps.append(step)  # noqa: E731
-    with LadderEngine(None, RunnerConfig(n_gpu_layers=-1, num_slots=2), NO_SCORE, on_step=on_step) as eng:
+    with LadderEngine(None, RunnerConfig(n_gpu_layers=-1, num_slots=2), NO_SCORE, on_step=on_step, mode="summary") as eng:
         assert eng.rung.name == "cpu"
         (rec,) = eng.compress_direct([Item("1", LANDLORD)])
     assert [(r, cause) for r, cause, _ in steps] == [("gpu", "no_gpu_offload"), ("gpu-partial", "no_gpu_offload")]
@@ -46,7 +46,7 @@ def test_gpu_rungs_fail_on_a_cpu_build_and_cpu_takes_over(model_path):
 def test_a_context_llama_cpp_refuses_steps_down_to_extractive(model_path):
     # 256 slots need 257 sequences (one holds the prefix): over llama.cpp's LLAMA_MAX_SEQ, so every model rung fails.
     events = []
-    with LadderEngine(None, RunnerConfig(num_slots=256), NO_SCORE) as eng:
+    with LadderEngine(None, RunnerConfig(num_slots=256), NO_SCORE, mode="summary") as eng:
         assert eng.rung.name == "extractive"
         assert [(r, cause) for r, cause, _ in eng.steps] == [(r, "context_refused") for r in ["cpu", *smaller_rungs()]]
         (rec,) = eng.compress_direct([Item("1", LANDLORD)], events.append)

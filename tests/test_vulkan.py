@@ -42,7 +42,7 @@ def test_full_offload_runs_on_the_vulkan_device_and_matches_the_cpu(model_path, 
 
 def test_compress_on_the_gpu_rung(model_path):
     cfg = RunnerConfig(n_gpu_layers=-1, num_slots=2, n_ctx=4096, n_batch=512)
-    with LadderEngine(None, cfg, CompressConfig(score=False)) as eng:
+    with LadderEngine(None, cfg, CompressConfig(score=False), mode="summary") as eng:
         (rec,) = eng.compress_direct([Item("1", LANDLORD)])
         assert eng.rung.name == "gpu" and not eng.steps
     assert rec.kind == "llm" and rec.rung is None and "$1,450" in " ".join(rec.facts)
