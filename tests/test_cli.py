@@ -50,3 +50,10 @@ def test_no_parser_takes_abbreviated_options(tmp_path, capsys):
         main(["compress", "/dev/null", "-o", str(tmp_path / "o.jsonl"), "--mod", "lossless"])
     assert exc.value.code == 2 and "unrecognized arguments: --mod lossless" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_command_prints_its_help():
+    # A bare "%" in one setting's help once made `compress --help` and `eval --help` raise ValueError.
+    for parser in _parsers(build_parser()):
+        text = parser.format_help()
+        assert parser.prog in text and "usage:" in text

@@ -109,12 +109,13 @@ def add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
     for s in SETTINGS:
         if command != "config" and command not in s.commands:
             continue
+        text = s.help.replace("%", "%%")  # argparse %-formats help strings
         if s.kind is bool:  # the flag turns the default off
             parser.add_argument(s.flag, dest=s.dest, action="store_const", const=not s.default, default=None,
-                                help=f"{s.help} [{s.key}]")
+                                help=f"{text} [{s.key}]")
         else:
             parser.add_argument(s.flag, dest=s.dest, type=s.kind, default=None, choices=s.choices or None,
-                                metavar=s.unit.upper() or None, help=f"{s.help} (default {s.default}) [{s.key}]")
+                                metavar=s.unit.upper() or None, help=f"{text} (default {s.default}) [{s.key}]")
 
 
 def show(effective: Effective) -> str:
