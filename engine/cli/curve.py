@@ -7,6 +7,7 @@ bytes as each knob point. Ratios count .szr records for the coded modes and JSON
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import zstandard
@@ -22,11 +23,21 @@ class Point:
     setting: str
     ratio: float
     answers_kept: float
+    store_per_min: float | None = None  # memories stored per minute, from the start (a knob point includes its lossless pass)
+    read_per_min: float | None = None  # memories read back per minute (None: no model needed)
 
 
-def _point(mode, setting, rows, texts_back, sizes, qa) -> Point:
+def _point(mode, setting, rows, texts_back, sizes, qa, store_s=None, read_s=None) -> Point:
     _, kept, _ = _answer_retention(rows, texts_back, sizes, qa)
-    return Point(mode, setting, sum(len(r["_text"].encode()) for r in rows) / sum(sizes), kept or 0.0)
+    rate = lambda s: None if s is None else 60 * len(rows) / s  # noqa: E731
+    return Point(mode, setting, sum(len(r["_text"].encode()) for r in rows) / sum(sizes), kept or 0.0,
+                 rate(store_s), rate(read_s))
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
 
 
 def curve(corpus: str, qa: str, ratios: list[float], summary_ratios: list[float], runner_config,
@@ -39,20 +50,22 @@ def curve(corpus: str, qa: str, ratios: list[float], summary_ratios: list[float]
     framing = (len(MAGIC) + 2 + FOOTER.size) / len(items)
     points = []
     with Engine(lossless_model, runner_config, mode="lossless") as engine:
-        exact = engine.compressor.compress(items, with_bits=True)
+        exact, exact_s = _timed(engine.compressor.compress, items, with_bits=True)
         sizes = [record_size(r) + framing for r in exact[0]]
-        points.append(_point("lossless", "exact", rows, engine.decode(exact[0]), sizes, qa))
+        texts, read_s = _timed(engine.decode, exact[0])
+        points.append(_point("lossless", "exact", rows, texts, sizes, qa, exact_s, read_s))
         for ratio in ratios:
-            records = SelectiveCodec(engine.compressor, ratio).compress(items, lossless=exact)
+            records, cut_s = _timed(SelectiveCodec(engine.compressor, ratio).compress, items, lossless=exact)
             sizes = [record_size(r) + framing for r in records]
-            points.append(_point("ratio knob", f"--ratio {ratio:g}", rows, engine.decode(records), sizes, qa))
+            texts, read_s = _timed(engine.decode, records)
+            points.append(_point("ratio knob", f"--ratio {ratio:g}", rows, texts, sizes, qa, exact_s + cut_s, read_s))
     with Engine(summary_model, runner_config, mode="summary") as engine:
         base = engine.compressor.config
         for ratio in summary_ratios:
             engine.compressor.config = dataclasses.replace(base, target_ratio=ratio)
-            records = engine.compressor.compress(items)
+            records, store_s = _timed(engine.compressor.compress, items)
             points.append(_point("summary", f"--ratio {ratio:g}", rows, engine.decode(records),
-                                 [r.stored_bytes for r in records], qa))
+                                 [r.stored_bytes for r in records], qa, store_s))
     zstd = zstandard.ZstdCompressor(level=19)
     sizes = [len(zstd.compress(r["_text"].encode())) for r in rows]
     points.append(_point("zstd -19", "exact", rows, [r["_text"] for r in rows], sizes, qa))
@@ -64,8 +77,10 @@ def curve(corpus: str, qa: str, ratios: list[float], summary_ratios: list[float]
 
 
 def table(points: list[Point]) -> str:
-    lines = ["| mode | setting | honest ratio | answers kept |", "|---|---|---|---|"]
-    lines += [f"| {p.mode} | {p.setting} | {p.ratio:.2f}x | {p.answers_kept:.3f} |" for p in points]
+    rate = lambda r: "" if r is None else f"{r:.1f}"  # noqa: E731
+    lines = ["| mode | setting | honest ratio | answers kept | stored/min | read/min |", "|---|---|---|---|---|---|"]
+    lines += [f"| {p.mode} | {p.setting} | {p.ratio:.2f}x | {p.answers_kept:.3f} | {rate(p.store_per_min)} "
+              f"| {rate(p.read_per_min)} |" for p in points]
     return "\n".join(lines)
 
 
