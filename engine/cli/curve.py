@@ -97,6 +97,9 @@ def plot(points: list[Point], path: str, title: str) -> None:
         if pts:
             ax.plot([p.ratio for p in pts], [p.answers_kept for p in pts], style, label=mode, markersize=6)
     ax.set_xscale("log")
+    ticks = [t for t in (1, 2, 4, 8, 16, 32, 64, 128) if min(p.ratio for p in points) / 2 <= t <= max(p.ratio for p in points) * 2]
+    ax.set_xticks(ticks, [f"{t}x" for t in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("honest compression ratio (original bytes / stored bytes, log scale)")
     ax.set_ylabel("QA answers kept")
     ax.set_ylim(0, 1.05)
