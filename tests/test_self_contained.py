@@ -6,7 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PARENTS = re.compile(r"__file__\)\.resolve\(\)\.parents\[(\d+)\]")
-UP = re.compile(r"""["']\.\./|\bshared[/"']""")  # "../x" and the shared eval data's folder
+OUTSIDE = "shared"  # the evaluation data's folder beside the checkout (benchmarks only)
+UP = re.compile(rf"""["']\.\./|\b{OUTSIDE}[/"']""")  # a path that climbs out, or names that folder
 
 
 def escapes(path: Path, source: str) -> list[str]:
@@ -29,6 +30,6 @@ def test_no_engine_module_or_test_reads_outside_the_checkout():
 
 def test_the_check_sees_what_it_looks_for():
     demo = ROOT / "engine" / "cli" / "demo.py"
-    assert escapes(demo, 'Path(__file__).resolve().parents[3] / "shared" / "data"') == ["parents[3]", 'shared"']
+    assert escapes(demo, f'Path(__file__).resolve().parents[3] / "{OUTSIDE}" / "data"') == ["parents[3]", f'{OUTSIDE}"']
     assert escapes(demo, 'Path(__file__).resolve().parents[2] / "models.lock"') == []
-    assert escapes(ROOT / "tests" / "t.py", 'open("../shared/data/x.jsonl")') == ['"../', "shared/"]
+    assert escapes(ROOT / "tests" / "t.py", f'open("../{OUTSIDE}/data/x.jsonl")') == ['"../', f"{OUTSIDE}/"]

@@ -14,7 +14,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from engine import models
-from engine.models import DEFAULT_MODE
 from engine.codecs.events import ItemDone, ItemWork, OnItemDone, ignore
 from engine.codecs.item import Item, clean_text
 from engine.codecs.record import Record
@@ -55,7 +54,7 @@ def unloadable(model: str | None, exc: Exception) -> ModelFileError:
     return ModelFileError(f"{exc}: the file is damaged or llama.cpp does not support its architecture; fix: {fix}")
 
 
-def plan(model: str | None, n_gpu_layers: int, mode: str = DEFAULT_MODE) -> list[Rung]:
+def plan(model: str | None, n_gpu_layers: int, mode: str = models.DEFAULT_MODE) -> list[Rung]:
     """The rungs below (and including) what was asked for; smaller models that are not ready are left out. With no
     model left: extractive summaries, or zstd for the coded modes (the text stays exact)."""
     rungs = []
@@ -128,7 +127,7 @@ class LadderEngine:
     """An Engine that steps down the ladder when a rung runs out of resources."""
 
     def __init__(self, model: str | None, runner_config: RunnerConfig, compress_config: CompressConfig, on_step=None,
-                 mode: str = DEFAULT_MODE, ratio: float | None = None):
+                 mode: str = models.DEFAULT_MODE, ratio: float | None = None):
         models.resolve(model, mode=mode)  # the named model's setup errors first: missing, not GGUF, bad checksum
         self.model, self.mode, self.ratio = model, mode, ratio
         self.rungs = plan(model, runner_config.n_gpu_layers, mode)

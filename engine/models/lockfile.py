@@ -46,7 +46,7 @@ class Lock:
         return self.entries[name]
 
     def default_for(self, mode: str = DEFAULT_MODE) -> str:
-        return (self.default_lossless or self.default) if mode in ("lossless", "ratio") else self.default
+        return (self.default_lossless or self.default) if mode == "lossless" else self.default
 
     def by_sha(self, prefix: str) -> ModelEntry | None:
         """The entry whose pinned sha256 starts with prefix (a coded record names its model so)."""

@@ -85,12 +85,12 @@ def verify(entry: ModelEntry, path: Path | None = None) -> Path:
     return path
 
 
-def resolve(name_or_path: str | None = None, lock: Lock | None = None, mode: str | None = None) -> tuple[Path, ModelEntry | None]:
+def resolve(name_or_path: str | None = None, lock: Lock | None = None, mode: str = DEFAULT_MODE) -> tuple[Path, ModelEntry | None]:
     """A lock name (verified) or a path to a GGUF file (verified against the lock if it matches an entry's size);
     None: the lock's default for the mode."""
     lock = lock or load_lock()
     if name_or_path is None or name_or_path in lock.entries:
-        entry = lock.get(name_or_path or lock.default_for(mode or DEFAULT_MODE))
+        entry = lock.get(name_or_path or lock.default_for(mode))
         return verify(entry), entry
     path = Path(name_or_path)
     check_gguf_header(path, "pass a lock name (`semzip models list`) or the path of a GGUF file")
