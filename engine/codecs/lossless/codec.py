@@ -107,17 +107,16 @@ class LosslessCodec:
                 continue
             records[i] = Record(item.id, "lossless", checksum=checksum(data), profile=self.profile.key, meta=item.meta)
             jobs += [(i, seg) for seg in self.segments(tokens)]
-        parts: dict[int, list] = {}
+        parts: dict[int, list] = {}  # item -> its segments' (tokens, code, bits), filled as streams finish
+        place = []  # job -> its position among its item's segments
         for i, _ in jobs:
             parts.setdefault(i, []).append(None)
-        first_job = {}
-        for j, (i, _) in enumerate(jobs):
-            first_job.setdefault(i, j)
+            place.append(len(parts[i]) - 1)
         surprisal: list[list[float]] = [[] for _ in items]
 
         def stream_done(j: int, code: bytes, bits: list[float]) -> None:
             i, seg = jobs[j]
-            parts[i][j - first_job[i]] = (len(seg), code, bits)
+            parts[i][place[j]] = (len(seg), code, bits)
             if all(p is not None for p in parts[i]):
                 records[i].payload = pack_payload([(n, c) for n, c, _ in parts[i]])
                 surprisal[i] = [x for _, _, b in parts[i] for x in b]
