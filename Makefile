@@ -2,17 +2,18 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The Python bindings are built from source against this exact version; mtmd (vision) is not needed.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)
 
 .PHONY: install model demo test vulkan-test bench bench-server clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml bench/x86-64-v3.cmake-flags
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel
+	# llama-cpp-python for x86-64-v3, never -march=native: it runs on every x86-64 server and codes the same bits
+	# on each (bench/build_portable_wheel.sh); built once per flags and compiler, kept in ~/.cache/semzip/wheels
+	$(PY) -m pip install --quiet --no-deps --force-reinstall "$$(PYTHON=$(PY) bash bench/build_portable_wheel.sh | tail -1)"
 	# torch first, pinned to the CPU wheel present on these machines, so sentence-transformers pulls no CUDA packages
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev,ray]'

@@ -3,7 +3,8 @@
 # compares our engine with llama.cpp's own programs on exactly the same kernels.
 #
 #   bench/build_llama_cpp.sh [BACKEND] [TARGET ...]
-#     BACKEND: cpu (default) | cuda | vulkan      TARGET: default llama-server
+#     BACKEND: cpu (default: -march=native, the build machine's best kernels) | avx2 (x86-64-v3 only, exactly
+#              semzip's own build: bench/x86-64-v3.cmake-flags) | cuda | vulkan      TARGET: default llama-server
 #
 # Prints the folder holding the binaries (and libllama.so / libggml*.so for LLAMA_CPP_LIB_PATH) on its
 # last line. Idempotent: an existing build is reused. Extra CMake flags: EXTRA_CMAKE_ARGS="...".
@@ -24,9 +25,10 @@ BUILD=$ROOT/build-$BACKEND
 
 case $BACKEND in
   cpu) FLAGS=() ;;
+  avx2) mapfile -t FLAGS < <(grep -v '^#' "$HERE/bench/x86-64-v3.cmake-flags" | grep -v LLAVA) ;;
   cuda) FLAGS=(-DGGML_CUDA=on "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}") ;;
   vulkan) FLAGS=(-DGGML_VULKAN=on) ;;
-  *) echo "unknown backend '$BACKEND' (cpu, cuda or vulkan)" >&2; exit 2 ;;
+  *) echo "unknown backend '$BACKEND' (cpu, avx2, cuda or vulkan)" >&2; exit 2 ;;
 esac
 
 if [ ! -f "$SRC/CMakeLists.txt" ]; then

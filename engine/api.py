@@ -136,6 +136,30 @@ def _identity(path, entry, exact: bool) -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def _lossless_kernels(n_gpu_layers: int) -> str:
+    """The kernel set lossless coding runs on: the portable CPU profile, or the GPU's; refuses any other CPU build."""
+    from engine.codecs.lossless.profile import PORTABLE_KERNELS
+    from engine.core import cpu
+    from engine.errors import UnsupportedCpu, UsageError
+
+    report = backend_report()
+    if n_gpu_layers and report.gpus:
+        gpu = report.gpus[0]
+        backend = gpu.name.rstrip("0123456789").lower()
+        return f"{backend}-" + "-".join("".join(c for c in w if c.isalnum()) for w in gpu.description.lower().split())
+    kernels = cpu.kernel_set(report.system_info)
+    if kernels != PORTABLE_KERNELS:
+        raise UsageError(f"lossless coding runs only on the portable CPU kernels {PORTABLE_KERNELS} (AVX2, FMA, "
+                         f"F16C), so that its records read back on every x86-64 machine; this llama.cpp build runs "
+                         f"{kernels}: unset LLAMA_CPP_LIB_PATH (semzip's own build), or build yours with "
+                         f"bench/x86-64-v3.cmake-flags")
+    missing = cpu.cpu_info().missing_portable
+    if missing:
+        raise UnsupportedCpu(f"this CPU ({cpu.cpu_info().model}) cannot run the portable lossless profile "
+                             f"{PORTABLE_KERNELS}: it lacks {', '.join(missing)}")
+    return kernels
+
+
 def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | None):
     """A runner in the canonical regime, proven by the self-test, and the codec over it."""
     from engine.codecs.lossless import selftest
@@ -146,10 +170,9 @@ def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | 
     config = regime.runner_config(max(runner_config.num_slots, 8), runner_config.n_gpu_layers, runner_config.n_threads)
     runner = ModelRunner(path, config)
     try:
+        kernels = _lossless_kernels(config.n_gpu_layers)
         regime = selftest.check(runner, regime)
-        gpus = backend_report().gpus if config.n_gpu_layers else []
-        backend = gpus[0].name if gpus else "CPU"
-        codec = LosslessCodec(runner, model_sha, backend, regime)
+        codec = LosslessCodec(runner, model_sha, kernels, regime)
         return runner, (codec if ratio is None else SelectiveCodec(codec, ratio))
     except BaseException:
         runner.close()

@@ -29,3 +29,9 @@ class InputError(SemzipError):
     """A line or file of input cannot be used."""
 
     exit_code = 1
+
+
+class UnsupportedCpu(SemzipError):
+    """This CPU lacks what the llama.cpp build or the lossless profile needs (x86-64-v3: AVX2, FMA, F16C)."""
+
+    exit_code = 2

@@ -19,6 +19,16 @@ def lossless_model_path():
 
 
 @pytest.fixture(scope="session")
+def lossless_engine(lossless_model_path):
+    """One lossless Engine for the session (32 slots): each load runs the regime self-test."""
+    from engine.api import Engine
+    from engine.core.runner import RunnerConfig
+
+    with Engine(str(lossless_model_path), RunnerConfig(num_slots=32), mode="lossless") as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
 def runner(model_path):
     from engine.core.runner import ModelRunner, RunnerConfig
 

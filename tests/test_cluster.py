@@ -132,9 +132,9 @@ def test_two_actors_over_a_ray_dataset_give_the_single_process_bytes_through_a_s
     assert out.read_bytes() == reference.read_bytes()
     workers = summary.workers
     assert sorted(workers) == ["actor0", "actor1"]
-    # The killed process had computed batches; Ray restarts it, and it computes again only if batches are left
-    # for it by the time its engine has loaded (a timing matter, so not asserted: the bytes above are the point).
-    assert any(killed[0] in w["pids"] for w in workers.values())
+    # Which processes report batches (the killed one, if it finished one before the kill; its restart, if batches
+    # are left by the time its engine has loaded) is a timing matter: only the bytes and the counts are asserted.
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == psutil.STATUS_ZOMBIE
     assert sum(w["items"] for w in workers.values()) == 6 + 12  # distinct texts: a retried batch reports once
     assert summary.cache["hits"] == 4  # the repeats, as in one process
     assert summary.generated_tokens == sum(w["generated_tokens"] for w in workers.values()) > 0

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from engine.codecs import varint
 from engine.codecs.container import Container, is_container, record_size, write_container
 from engine.codecs.item import Item
+from engine.codecs.profiles import REFERENCES
 from engine.codecs.record import Record, checksum, render
 from engine.codecs.zstd import zstd_record
 from engine.errors import InputError
@@ -68,13 +69,35 @@ def test_container_errors_name_the_file_and_problem(tmp_path):
         Container(path).get("zz")
 
 
-def test_coded_records_in_json_lines():
-    rec = sample_records()[0]
+def test_coded_records_in_json_lines_name_a_registered_profile_by_its_number():
+    rec = Record("a", "lossless", payload=bytes(range(256)) * 2, checksum=0xDEADBEEF, profile=REFERENCES[1])
     line = rec.to_json()
     d = json.loads(line)
-    assert d["v"] == 2 and d["k"] == "z" and d["c"] == 123 and d["p"] == "p1"
-    assert Record.from_json(line).payload == rec.payload
+    assert list(d) == ["id", "z1"]  # kind and profile in one key; checksum and payload in its value
+    back = Record.from_json(line)
+    assert (back.kind, back.payload, back.checksum, back.profile) == ("lossless", rec.payload, rec.checksum, rec.profile)
+    # base 93 (1.227 characters a byte) and 19 bytes of id and keys: within 1.3x of the container's bytes
+    assert rec.stored_bytes < 1.3 * record_size(rec)
+    kept = Record("k", "kept", payload=b"\x00" * 7, checksum=1, profile=REFERENCES[2], meta={"session": 3})
+    assert list(json.loads(kept.to_json())) == ["id", "k2", "m"] and Record.from_json(kept.to_json()) == kept
+
+
+def test_an_unregistered_profile_is_written_out_and_a_newer_number_refused():
+    rec = sample_records()[0]
+    d = json.loads(rec.to_json())
+    assert list(d) == ["id", "z", "p", "m"] and d["p"] == "p1"
+    assert Record.from_json(rec.to_json()) == rec
+    zstd = sample_records()[5]
+    assert list(json.loads(zstd.to_json())) == ["id", "Z", "w"] and Record.from_json(zstd.to_json()) == zstd
+    with pytest.raises(InputError, match="line 4: profile reference 99 is not known .* newer release"):
+        Record.from_json('{"id":"a","z99":"!!!!!!!"}', where="line 4")
     assert json.loads(sample_records()[2].to_json())["v"] == 1  # version-1 kinds stay version 1
+
+
+def test_format_2_lines_still_read():
+    line = '{"v":2,"id":"a","k":"z","p":"a5fd3b62230aa5ec.r1.8625a2b7.c1.CPU","c":123,"b":"00I9000I90"}'
+    rec = Record.from_json(line)
+    assert (rec.kind, rec.checksum, rec.payload, rec.profile.endswith(".CPU")) == ("lossless", 123, b"\x00\x01\xfe\xff\x00\x01\xfe\xff", True)
 
 
 def test_zstd_records_render_exactly_and_catch_damage():

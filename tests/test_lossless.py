@@ -3,14 +3,12 @@ import json
 
 import pytest
 
-from engine.api import Engine
 from engine.cli.cli import main
 from engine.codecs.container import Container
 from engine.codecs.item import Item
-from engine.codecs.lossless.codec import DecodeError, unpack_payload
+from engine.codecs.lossless.codec import DecodeError, ProfileRefused, unpack_payload
 from engine.codecs.lossless.coder import Decoder
 from engine.codecs.lossless.stream import decode_all
-from engine.core.runner import RunnerConfig
 
 from texts import LANDLORD
 
@@ -43,9 +41,8 @@ def _flip(data: bytes, i: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def engine(lossless_model_path):
-    with Engine(str(lossless_model_path), RunnerConfig(num_slots=32), mode="lossless") as e:
-        yield e
+def engine(lossless_engine):
+    return lossless_engine
 
 
 def test_any_text_comes_back_byte_for_byte(engine):
@@ -110,7 +107,7 @@ def test_damaged_or_foreign_records_are_errors_naming_the_record(engine):
     truncated = type(rec)(**{**{f: getattr(rec, f) for f in rec.__slots__}, "payload": rec.payload[:1]})
     out = engine.decode([flipped, foreign, truncated, rec])
     assert isinstance(out[0], DecodeError) and "checksum" in str(out[0]) and repr(rec.id) in str(out[0])
-    assert isinstance(out[1], DecodeError) and "profile" in str(out[1])
+    assert isinstance(out[1], ProfileRefused) and "sha256 starts 0000000000000000" in str(out[1])
     assert isinstance(out[2], DecodeError)
     assert out[3] == TRICKY[0]
 
@@ -123,9 +120,10 @@ def test_cli_lossless_round_trip_in_both_containers(tmp_path, lossless_model_pat
         assert main(["compress", str(src), "-o", str(tmp_path / out), "--mode", "lossless", "--batch", "4",
                      "--no-fallback", "--slots", "8"]) == 1  # the bad line
         back = tmp_path / (out + ".back")
-        assert main(["reconstruct", str(tmp_path / out), "-o", str(back)]) == 0
+        assert main(["reconstruct", str(tmp_path / out), "-o", str(back)]) == 1  # its error record reads back failed
         got = [json.loads(line) for line in back.read_text().splitlines()]
         assert [g["text"] for g in got[:-1]] == [r["text"] for r in rows]
+        assert got[-1]["line"] == len(rows) + 1 and "not JSON" in got[-1]["error"] and "text" not in got[-1]
     box = Container(tmp_path / "out.szr")
     assert box.get("m2").meta == {"session": 2}
     one = tmp_path / "one.jsonl"

@@ -36,7 +36,7 @@ def test_render_is_summary_then_facts():
 
 
 @pytest.mark.parametrize("line, msg", [
-    ("nope", "not JSON"), ("[1]", "JSON object"), ('{"v":3,"k":"l"}', "version 3"), ('{"v":2,"k":"l"}', "kind"),
+    ("nope", "not JSON"), ("[1]", "JSON object"), ('{"v":3,"k":"l"}', "version 3"), ('{"id":"a","x":1}', "one coded field"), ('{"id":"a","z1":"\\\\"}', "not a coded payload"), ('{"v":2,"k":"l"}', "kind"),
     ('{"v":2,"k":"z","c":1}', "payload"), ('{"v":2,"k":"z","c":1,"b":"~~~~~"}', "base85"), ('{"v":1,"k":"z"}', "kind"),
     ('{"v":1,"k":"r"}', "raw record without"), ('{"v":1,"k":"l","s":3}', "must be strings"),
 ])

@@ -4,14 +4,31 @@ from __future__ import annotations
 import os
 
 from engine import models
-from engine.core.runner import backend_report
-from engine.errors import SemzipError
-from engine.observe.gpu import GpuProbe
+from engine.core import cpu
+from engine.errors import SemzipError, UnsupportedCpu
+
+
+def _cpu_lines(out) -> None:
+    info = cpu.cpu_info()
+    has = [f for f in cpu.PORTABLE_FLAGS + cpu.AMX_FLAGS + ("avx512f", "avx512_vnni", "avx_vnni") if f in info.flags]
+    out(f"CPU: {info.model}; {' '.join(has) or 'none of avx avx2 fma f16c bmi2'}")
+    amx = "present, not used: semzip's build has no AMX kernels (their tile permission is requested on the main " \
+          "thread only: SIGILL in worker threads, llama.cpp PR #26954)" if info.has_amx else "absent"
+    out(f"AMX: {amx}")
 
 
 def run_doctor(out=print) -> int:
     """Print the report; return 0 when the default model is ready, 2 otherwise."""
     status = 0
+    _cpu_lines(out)
+    try:
+        from engine.core.runner import backend_report  # loads llama.cpp: after the CPU check
+    except UnsupportedCpu as exc:
+        out(f"NOT READY: {exc}")
+        return exc.exit_code
+    from engine.codecs.profiles import PORTABLE_KERNELS, REFERENCES
+    from engine.observe.gpu import GpuProbe
+
     rep = backend_report()
     pin = rep.pinned
     out(f"llama-cpp-python: {rep.llama_cpp_python} (pinned {pin}){'' if rep.llama_cpp_python == pin else '  MISMATCH: reinstall with make install'}")
@@ -21,6 +38,14 @@ def run_doctor(out=print) -> int:
         mem = f", {d.memory_total / 2**30:.1f} GiB" if d.memory_total else ""
         out(f"  device {d.name} [{d.kind}] {d.description}{mem}")
     out(f"backend used: {rep.gpus[0].name if rep.gpus and rep.supports_gpu_offload else 'CPU'}")
+    kernels = cpu.kernel_set(rep.system_info)
+    portable = kernels == PORTABLE_KERNELS
+    out(f"CPU kernels in use: {kernels}{' (x86-64-v3: AVX AVX2 FMA F16C BMI2), every mode' if portable else ''}")
+    out(f"lossless profile: {PORTABLE_KERNELS if portable else 'refused: this build is not ' + PORTABLE_KERNELS}"
+        f"{'' if portable else ' (unset LLAMA_CPP_LIB_PATH, or build with bench/x86-64-v3.cmake-flags)'}")
+    out("profile references in JSON lines (z1 = lossless under 1):")
+    for number, key in REFERENCES.items():
+        out(f"  {number} = {key}")
     probe = GpuProbe()
     if probe.vendor:
         for s in probe.sample():

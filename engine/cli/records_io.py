@@ -43,13 +43,17 @@ def reconstruct_file(decode, parsed: list[Record | tuple[int, str]], output: str
     """{"id", "text"} lines out for records (errors as {"id", "line", "error"}); returns the failures.
 
     decode: records -> texts or errors (render needs no model; coded records and expand go through an Engine).
+    An error record (an input line compress could not store) comes back as the error it holds, and counts as failed.
     """
-    records = [p for p in parsed if isinstance(p, Record)]
+    records = [p for p in parsed if isinstance(p, Record) and p.kind != "error"]
     texts = iter(decode(records))
     failed = 0
     with open_output(output) as out:
         for p in parsed:
-            if isinstance(p, Record):
+            if isinstance(p, Record) and p.kind == "error":
+                failed += 1
+                out.write(json.dumps({"id": p.id, "line": p.line, "error": p.error}, ensure_ascii=False) + "\n")
+            elif isinstance(p, Record):
                 text = next(texts)
                 if isinstance(text, Exception):
                     failed += 1

@@ -1,25 +1,32 @@
 """The stored record: one compact, self-contained, versioned JSON line per memory (see docs/FORMAT.md).
 
-Version 2 adds the coded kinds, whose payload is binary (base85 in a JSON line, raw bytes in the
-binary container, engine/codecs/container.py). A record of a version-1 kind is still written as
-version 1, so summary-mode output and its readers are unchanged.
+Version 2 added the coded kinds, whose payload is binary (raw bytes in the binary container,
+engine/codecs/container.py). Version 3 writes a coded record's JSON line in one field whose key is its kind and
+profile reference (`"z1"`: lossless under registered profile 1) and whose value is the checksum and payload in
+base 93; version 2 lines (`"v":2`, base85) still read. A record of a version-1 kind is still written as version 1,
+so summary-mode output and its readers are unchanged.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
+import struct
 import zlib
 from dataclasses import dataclass, field
 
+from engine.codecs import base93
+from engine.codecs.profiles import reference, registered
 from engine.errors import InputError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KINDS = {"l": "llm", "x": "extractive", "r": "raw", "e": "error", "z": "lossless", "k": "kept", "Z": "zstd"}
 CODED = frozenset({"lossless", "kept", "zstd"})  # payload + checksum of the text they give back
 MODEL_CODED = frozenset({"lossless", "kept"})  # decoding them needs the model named by their profile
 _CODES = {v: k for k, v in KINDS.items()}
 FACT_SEP = "; "
+_CODED_KEY = re.compile(r"^([zkZ])([1-9][0-9]*)?$")  # version 3: kind, then the profile's registered number
 
 
 def checksum(data: bytes) -> int:
@@ -54,16 +61,18 @@ class Record:
 
     @property
     def version(self) -> int:
-        return 2 if self.kind in CODED else 1
+        return FORMAT_VERSION if self.kind in CODED else 1
 
     def to_json(self) -> str:
         """The stored line, without its newline. Keys are one letter; empty fields are left out."""
-        d: dict = {"v": self.version, "id": self.id, "k": _CODES[self.kind]}
         if self.kind in CODED:
-            if self.profile is not None:
+            number = reference(self.profile) if self.profile else None
+            d: dict = {"id": self.id, _CODES[self.kind] + (str(number) if number else ""):
+                       base93.encode(struct.pack("<I", self.checksum) + self.payload)}
+            if self.profile is not None and number is None:
                 d["p"] = self.profile
-            d["c"] = self.checksum
-            d["b"] = base64.b85encode(self.payload).decode("ascii")
+        else:
+            d = {"v": self.version, "id": self.id, "k": _CODES[self.kind]}
         if self.kind == "raw":
             d["t"] = self.text
         if self.summary:
@@ -96,8 +105,10 @@ class Record:
             raise InputError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(d, dict):
             raise InputError(f"{where}: a record is a JSON object, got {type(d).__name__}")
-        if d.get("v") not in (1, FORMAT_VERSION):
-            raise InputError(f"{where}: record format version {d.get('v')!r} is not supported (1 or {FORMAT_VERSION})")
+        if "v" not in d:
+            return cls._from_v3(d, where)
+        if d.get("v") not in (1, 2):
+            raise InputError(f"{where}: record format version {d.get('v')!r} is not supported (1 to {FORMAT_VERSION})")
         kind = KINDS.get(d.get("k"))
         if kind is None or (kind in CODED) != (d["v"] == 2):
             raise InputError(f"{where}: unknown record kind {d.get('k')!r} for format version {d['v']}")
@@ -131,13 +142,44 @@ class Record:
             profile=d.get("p"),
         )
 
+    @classmethod
+    def _from_v3(cls, d: dict, where: str) -> "Record":
+        """A version-3 coded line: {"id", "<kind><profile number>": base93(u32 checksum + payload), ...}."""
+        coded = [(k, m) for k in d if (m := _CODED_KEY.match(k))]
+        if len(coded) != 1 or not isinstance(d[coded[0][0]], str):
+            raise InputError(f"{where}: a record needs its version 'v', or (version 3) one coded field such as 'z1'")
+        key, match = coded[0]
+        profile = d.get("p")
+        if match.group(2):
+            try:
+                profile = registered(int(match.group(2)))
+            except ValueError as exc:
+                raise InputError(f"{where}: {exc}") from None
+        try:
+            blob = base93.decode(d[key])
+        except ValueError as exc:
+            raise InputError(f"{where}: field {key!r} is not a coded payload ({exc})") from None
+        if len(blob) < 4:
+            raise InputError(f"{where}: field {key!r} is too short for its checksum")
+        if profile is not None and not isinstance(profile, str):
+            raise InputError(f"{where}: profile 'p' must be a string")
+        return cls(id=str(d.get("id", "")), kind=KINDS[match.group(1)], meta=d.get("m") or {}, quality=d.get("q"),
+                   flagged=bool(d.get("w")), rung=d.get("r"), payload=blob[4:],
+                   checksum=struct.unpack("<I", blob[:4])[0], profile=profile)
+
+
+class StoredError(ValueError):
+    """An error record read back: its input line could not be stored, so there is no memory to give back."""
+
 
 def render(record: Record) -> str:
-    """Readable text from a record alone: deterministic, no model. Coded kinds need their decoder (api.Engine)."""
+    """Readable text from a record alone: deterministic, no model. Coded kinds need their decoder (api.Engine);
+    an error record raises StoredError, so a line that was never stored cannot pass for an empty memory."""
     if record.kind == "raw":
         return record.text or ""
     if record.kind == "error":
-        return ""
+        raise StoredError(f"record {record.id!r} holds no memory: input line {record.line} was not stored "
+                          f"({record.error})")
     if record.kind == "zstd":
         from engine.codecs.zstd import zstd_text  # imports this module
 

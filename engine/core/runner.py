@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 from typing import TYPE_CHECKING
 
-from bindings import (
+from engine.core.cpu import require_portable_build_cpu
+
+require_portable_build_cpu()  # before llama.cpp is loaded: a CPU without AVX2 gets this error, never SIGILL
+
+from bindings import (  # noqa: E402
     Batch, Context, ContextError, ContextParams, KVCacheFull, LlamaError, Model, ModelLoadError, ModelParams, Sampler,
     SamplingParams, backend_report,
 )

@@ -9,39 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 
 from engine.codecs import varint
 from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
-from engine.codecs.lossless.coder import CODER_ID
-from engine.codecs.lossless.priming import PRIMING_ID, PRIMING_TEXT
-from engine.codecs.lossless.regime import REGIME_ID, Regime
+from engine.codecs.lossless.priming import PRIMING_TEXT
+from engine.codecs.lossless.profile import PORTABLE_KERNELS, Profile, refusal
+from engine.codecs.lossless.regime import Regime
 from engine.codecs.lossless.stream import PrimedRunner, decode_all, encode_all
 from engine.codecs.lossless.tokens import ExactTokenizer
 from engine.codecs.record import Record, checksum
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What a decoder must share with the encoder: weights, regime, priming text and coder, plus the backend."""
-
-    model_sha: str
-    backend: str
-
-    @property
-    def key(self) -> str:
-        """Stored with each coded record: the parts that must match, then the backend the code was made on."""
-        return f"{self.model_sha[:16]}.{REGIME_ID}.{PRIMING_ID}.{CODER_ID}.{self.backend}"
-
-    @staticmethod
-    def compatible(stored: str, current: str) -> bool:
-        """Same weights, regime, priming and coder; another backend is tried (the checksum catches a mismatch)."""
-        return stored.rsplit(".", 1)[0] == current.rsplit(".", 1)[0]
-
-
 class DecodeError(ValueError):
     """A record that cannot be decoded to its checksum: corrupt, truncated, or coded under other numerics."""
+
+
+class ProfileRefused(DecodeError):
+    """A record whose numerics profile this engine cannot reproduce (another model, kernel set or release)."""
 
 
 def pack_payload(segments: list[tuple[int, bytes]]) -> bytes:
@@ -73,13 +58,14 @@ def unpack_payload(payload: bytes) -> list[tuple[int, bytes]]:
 class LosslessCodec:
     """Codes many memories at once over one runner built with Regime.runner_config."""
 
-    def __init__(self, runner, model_sha: str, backend: str = "CPU", regime: Regime = Regime()):
+    def __init__(self, runner, model_sha: str, kernels: str = PORTABLE_KERNELS, regime: Regime = Regime()):
+        """kernels: the numerics profile's name for what runs the model (cpu-x86-64-v3, or a GPU's)."""
         self.runner = runner
         self.regime = regime
         self.tokenizer = ExactTokenizer(runner.model)
         prime = runner.model.tokenize(PRIMING_TEXT, add_special=True, parse_special=False)
         self.primed = PrimedRunner(runner, regime, prime)
-        self.profile = Profile(model_sha, backend)
+        self.profile = Profile(model_sha, kernels)
         self.config = regime  # what the batch processor's cache keys and resume checks fingerprint
         # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
         self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
@@ -131,9 +117,9 @@ class LosslessCodec:
         out: list[str | DecodeError | None] = [None] * len(records)
         jobs: list[tuple[int, tuple[int, bytes]]] = []
         for i, rec in enumerate(records):
-            if rec.profile is None or not Profile.compatible(rec.profile, self.profile.key):
-                out[i] = DecodeError(f"record {rec.id!r} was coded under profile {rec.profile}, this engine is "
-                                     f"{self.profile.key}: open the engine with the record's model")
+            why = refusal(rec.profile, self.profile)
+            if why is not None:  # refused before any decoding: its numerics cannot be reproduced here
+                out[i] = ProfileRefused(f"record {rec.id!r} cannot be decoded by this engine: {why}")
                 continue
             try:
                 jobs += [(i, seg) for seg in unpack_payload(rec.payload)]

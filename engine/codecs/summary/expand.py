@@ -14,7 +14,7 @@ SYSTEM = (
 def expand(generator: BatchedGenerator, records: list[Record], max_tokens: int = 384) -> list[str]:
     """Narratives in record order; raw records come back as their text, error records as empty strings."""
     model = generator.runner.model
-    out = [render(r) for r in records]
+    out = ["" if r.kind == "error" else render(r) for r in records]
     todo = [i for i, r in enumerate(records) if r.kind in ("llm", "extractive")]
     if not todo:
         return out
