@@ -20,6 +20,7 @@ from engine.api import Engine  # noqa: E402
 from engine.codecs.container import write_container  # noqa: E402
 from engine.codecs.item import Item  # noqa: E402
 from engine.codecs.lossless.codec import SelectiveCodec  # noqa: E402
+from engine.core.runner import RunnerConfig  # noqa: E402
 
 NON_LATIN = (
     "[9:05 am on 2 April, 2024]\n"
@@ -40,11 +41,12 @@ def texts() -> dict[str, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "tests/data/golden"))
+    ap.add_argument("--threads", type=int, default=0, help="1 on a busy machine: the bits do not depend on it")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plain = texts()
-    with Engine(mode="lossless") as engine:
+    with Engine(runner_config=RunnerConfig(n_threads=args.threads), mode="lossless") as engine:
         codec = engine.compressor
         sessions = [json.loads(line)["text"] for line in (ROOT / "tests/data/conversations.jsonl").open()]
         long, n = "", 0

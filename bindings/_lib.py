@@ -8,9 +8,13 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 
+# Whether this process's ggml can have read GGML_CPU_TILED_MM_FORCE before we set it: llama.cpp was imported by
+# someone else first, with the variable not already 1. Then only a fresh self-test can vouch for the regime.
+FORCE_SET_BEFORE_LOAD = "llama_cpp" not in sys.modules or os.environ.get("GGML_CPU_TILED_MM_FORCE") == "1"
 # ggml reads this once per process, at its first matmul: set before llama.cpp is loaded, so every model of the
 # process runs the K-quant tiled kernel at every row count, and a row's logits do not depend on how many rows
 # share its ubatch (lossless mode's canonical regime; engine/codecs/lossless/regime.py). A host may set 0.
@@ -26,6 +30,16 @@ _LIB_DIR = Path(os.environ.get("LLAMA_CPP_LIB_PATH") or Path(llama_cpp.__file__)
 libggml = load_shared_library("ggml", _LIB_DIR)
 
 PINNED_LLAMA_CPP_PYTHON = "0.3.36"
+
+
+def library_identity() -> str:
+    """Which native libraries this process runs: their folder, and each library's size and modification time."""
+    parts = [str(_LIB_DIR)]
+    for lib in sorted(_LIB_DIR.glob("lib*.so*")):
+        if lib.is_file() and not lib.is_symlink():
+            st = lib.stat()
+            parts.append(f"{lib.name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
 
 _init_lock = threading.Lock()
 _initialised = False

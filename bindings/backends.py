@@ -27,6 +27,8 @@ class BackendReport:
     devices: list[Device] = field(default_factory=list)
     supports_gpu_offload: bool = False
     system_info: str = ""
+    library: str = ""  # the native libraries' folder, sizes and times (_lib.library_identity)
+    force_set_before_load: bool = True  # GGML_CPU_TILED_MM_FORCE was 1 before ggml could read it
 
     @property
     def gpus(self) -> list[Device]:
@@ -61,4 +63,6 @@ def backend_report() -> BackendReport:
         devices=devices,
         supports_gpu_offload=bool(C.llama_supports_gpu_offload()),
         system_info=C.llama_print_system_info().decode(errors="replace").strip(),
+        library=_lib.library_identity(),
+        force_set_before_load=_lib.FORCE_SET_BEFORE_LOAD,
     )

@@ -171,7 +171,7 @@ def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | 
     runner = ModelRunner(path, config)
     try:
         kernels = _lossless_kernels(config.n_gpu_layers)
-        regime = selftest.check(runner, regime)
+        regime = selftest.check_once(runner, regime, model_sha)
         codec = LosslessCodec(runner, model_sha, kernels, regime)
         return runner, (codec if ratio is None else SelectiveCodec(codec, ratio))
     except BaseException:

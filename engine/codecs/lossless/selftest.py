@@ -10,16 +10,21 @@ is refused (for one, when ggml was loaded before GGML_CPU_TILED_MM_FORCE=1 was s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from engine.codecs.lossless.priming import PRIMING_TEXT
 from engine.codecs.lossless.regime import TILED_FORCE_ENV, Regime
 from engine.codecs.lossless.stream import PrimedRunner
+from engine.core.cpu import cpu_info
+from engine.core.runner import backend_report
 from engine.errors import SemzipError
+from engine.models import cache_dir
 
 PROBE = ("Joanna: I finally finished the screenplay last night, all 112 pages! Nate: That's amazing, "
          "congrats! When do you send it to the festival in Austin?")
@@ -79,6 +84,37 @@ def check(runner, regime: Regime) -> Regime:
         f"the canonical regime. On a CPU, {TILED_FORCE_ENV} must be 1 when llama.cpp is first loaded (import semzip "
         f"before any other llama.cpp user, or export it; now {os.environ.get(TILED_FORCE_ENV)!r}). See `python -m "
         "engine.codecs.lossless.selftest --model ...`; or use summary mode")
+
+
+def verdict_path(runner, regime: Regime, model_id: str) -> Path | None:
+    """Where a pass on this build, model, CPU and regime is kept; None where a kept verdict cannot be trusted (ggml
+    may have read GGML_CPU_TILED_MM_FORCE before semzip set it)."""
+    rep = backend_report()
+    if not rep.force_set_before_load or os.environ.get(TILED_FORCE_ENV) != "1":
+        return None
+    info = cpu_info()
+    parts = [rep.library, rep.system_info, model_id, info.model, " ".join(sorted(info.flags)), repr(regime),
+             repr(runner.config), f"{sys.version_info[:2]}"]
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+    return cache_dir() / "selftest" / f"{key}.passed"
+
+
+def check_once(runner, regime: Regime, model_id: str) -> Regime:
+    """check(), or the kept verdict of an earlier pass on the same build, model, CPU and regime (start-up in
+    milliseconds instead of seconds); any change of them, or an untrusted load, runs the test again."""
+    path = verdict_path(runner, regime, model_id)
+    if path is not None and path.is_file():
+        return regime
+    check(runner, regime)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(f"passed {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only cache only costs the next start-up its self-test
+    return regime
 
 
 def report(runner, regime: Regime) -> dict[str, bool]:
