@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip wheel
 	# torch first, pinned to the CPU wheel present on these machines, so sentence-transformers pulls no CUDA packages
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,ray]'
+	$(PY) -m pip install --quiet -e '.[dev,ray,langgraph,postgres]'
 	touch $@
 
 model: install

@@ -42,3 +42,20 @@ def chat_prompt(runner):
 def no_user_config(tmp_path_factory, monkeypatch):
     """A developer's own ~/.config/semzip/semzip.toml must not change what the tests run with."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture(scope="session")
+def lossless_engine(lossless_model_path):
+    """One lossless Engine for every store test (loading and self-testing the model once)."""
+    from engine.api import Engine
+
+    with Engine(str(lossless_model_path), mode="lossless") as e:
+        yield e
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """all-MiniLM-L6-v2 from its package, loaded once."""
+    from engine.codecs.quality import Embedder
+
+    return Embedder()
