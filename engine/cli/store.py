@@ -6,8 +6,6 @@ import sys
 
 from engine.errors import InputError
 
-BATCH = 256  # lines of a put file coded and written together
-
 
 def namespace_of(text: str) -> tuple[str, ...]:
     """--namespace a/b as ("a", "b")."""
@@ -40,16 +38,9 @@ def run_store(args) -> int:
     ns = namespace_of(args.namespace) if getattr(args, "namespace", None) else ("default",)
     with MemoryStore(args.store, mode=getattr(args, "mode", "lossless")) as store:
         if args.store_cmd == "put":
-            batch, total = [], 0
-            for put in read_puts(args.file, ns):
-                batch.append(put)
-                if len(batch) == BATCH:
-                    store.put_many(batch)
-                    total, batch = total + len(batch), []
-            if batch:
-                store.put_many(batch)
-                total += len(batch)
-            print(f"{total} memories put in {args.store} namespace {'/'.join(ns)}", file=sys.stderr)
+            puts = list(read_puts(args.file, ns))  # every line checked before anything is coded
+            store.put_many(puts)  # one engine batch, one transaction: the whole file or nothing
+            print(f"{len(puts)} memories put in {args.store} namespace {'/'.join(ns)}", file=sys.stderr)
         elif args.store_cmd == "get":
             mem = store.get(ns, args.key)
             if mem is None:

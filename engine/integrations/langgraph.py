@@ -21,19 +21,22 @@ from engine.store import InvalidMemoryError, MemoryStore, Put
 
 class SemzipStore(BaseStore):
     """conn: a SQLite path or a postgresql:// DSN. index: LangGraph's IndexConfig (dims, embed, fields); without
-    one there is no semantic search (queries are ignored, as in LangGraph's stores). ttl: its TTLConfig.
-    store_options go to MemoryStore (engine=, mode=, scheme=, ...)."""
+    one there is no semantic search (queries are ignored, as in LangGraph's stores); without its embed, the
+    bundled all-MiniLM-L6-v2 embeds (dims 384, offline). ttl: its TTLConfig (minutes). store_options go to
+    MemoryStore (engine=, mode=, scheme=, ...)."""
 
     supports_ttl = True
 
     def __init__(self, conn, *, index: IndexConfig | None = None, ttl: TTLConfig | None = None, **store_options):
         self.index_config = dict(index) if index else None
         self.ttl_config = ttl
-        self.embeddings = ensure_embeddings(self.index_config.get("embed")) if self.index_config else None
+        self.semantic = self.index_config is not None
+        embed = (self.index_config or {}).get("embed")
+        self.embeddings = ensure_embeddings(embed) if embed is not None else None
         fields = (self.index_config or {}).get("fields") or ["$"]
         self._fields = [(p, p if p == "$" else tokenize_path(p)) for p in fields]
         embed = (lambda texts: self.embeddings.embed_documents(texts)) if self.embeddings else None
-        dims = self.index_config["dims"] if self.index_config else None
+        dims = self.index_config.get("dims") if self.index_config else None
         self.store = MemoryStore(conn, embed=embed, dims=dims, index=False, **store_options)
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
@@ -68,8 +71,9 @@ class SemzipStore(BaseStore):
         return await asyncio.to_thread(self.batch, list(ops))
 
     def _search(self, op: SearchOp) -> list[SearchItem]:
-        vector = self.embeddings.embed_query(op.query) if op.query and self.embeddings else None
-        found = self.store.search(op.namespace_prefix, filter=op.filter, limit=op.limit, offset=op.offset,
+        query = op.query if self.semantic else None
+        vector = self.embeddings.embed_query(query) if query and self.embeddings else None
+        found = self.store.search(op.namespace_prefix, query, filter=op.filter, limit=op.limit, offset=op.offset,
                                   refresh_ttl=bool(op.refresh_ttl), query_vector=vector)
         return [SearchItem(**_item_fields(m), score=m.score) for m in found]
 
@@ -86,7 +90,7 @@ class SemzipStore(BaseStore):
 
     def _index_texts(self, op: PutOp) -> dict[str, str]:
         """field label -> text to embed, by LangGraph's path rules (each element of a [*] path on its own)."""
-        if not self.embeddings or op.index is False:
+        if not self.semantic or op.index is False:
             return {}
         paths = self._fields if op.index is None else [(p, p if p == "$" else tokenize_path(p)) for p in op.index]
         out = {}

@@ -22,7 +22,7 @@ class CorruptMemoryError(SemzipError):
         self.namespace, self.key = namespace, key
 
 
-class InvalidMemoryError(InputError):
+class InvalidMemoryError(InputError, ValueError):
     """A namespace, key or value the store refuses (nothing is written)."""
 
 
