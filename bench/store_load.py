@@ -1,6 +1,6 @@
 """Load on one MemoryStore: threads doing mixed put/get/search/delete on short memories, checked as they go.
 
-Usage: python bench/store_load.py [--threads 8] [--ops 200] [--store PATH] [--json FILE]
+Usage: python bench/store_load.py [--threads 8] [--ops 200] [--mode lossless|zstd|raw] [--store PATH] [--json FILE]
 
 Every thread writes its own keys and knows what each should hold: a get must return its last write (read-
 your-writes) or None after its delete; any value search returns must be one some thread wrote for that key.
@@ -103,14 +103,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--ops", type=int, default=200)
+    ap.add_argument("--mode", default="lossless", help="how the memories are coded (zstd, raw: the store alone)")
     ap.add_argument("--store", default=None, help="a SQLite path or postgresql:// DSN (default: a temporary file)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, MemoryStore(args.store or f"{tmp}/load.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, MemoryStore(args.store or f"{tmp}/load.db", mode=args.mode) as store:
         store.put(("warm",), "up", memory(random.Random(0), 0))  # the model and embedder load outside the timing
         store.search(("warm",), "up")
         result = run_load(store, args.threads, args.ops)
-    print(f"# {machine()}; {args.threads} threads x {args.ops} ops, {result['seconds']:.1f} s, "
+    print(f"# {machine()}; {args.mode}; {args.threads} threads x {args.ops} ops, {result['seconds']:.1f} s, "
           f"{len(result['errors'])} errors")
     print_table(["op", "count", "ops/s", "p50 ms", "p95 ms"], summary(result))
     for e in result["errors"][:10]:

@@ -55,3 +55,14 @@ def test_bad_input_names_the_line_and_writes_nothing(tmp_path):
         r.stderr.decode()
     r = semzip("get", store, "a")
     assert r.returncode == 1 and b"no memory 'a' in namespace 'default'" in r.stderr
+
+
+def test_a_postgresql_dsn_is_a_store_too(tmp_path, pg_server_dsn):
+    from conftest import fresh_database
+
+    dsn = fresh_database(pg_server_dsn)
+    src = tmp_path / "m.jsonl"
+    src.write_text(json.dumps(MEMORIES[1], ensure_ascii=False) + "\n", encoding="utf-8")
+    assert semzip("put", dsn, str(src), "--mode", "zstd", "--namespace", "a/b").returncode == 0
+    r = semzip("get", dsn, "art", "--namespace", "a/b")
+    assert r.returncode == 0 and r.stdout == MEMORIES[1]["text"].encode()

@@ -6,6 +6,7 @@ their coded records together; search ranks stored embeddings and decodes only th
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ class MemoryStore:
             raise InvalidMemoryError(f"vector scheme must be one of {', '.join(vectors.SCHEMES)}, got {scheme!r}")
         self.index = index
         self._embed, self._embedder = embed, None
+        self._embedder_lock = threading.Lock()
         self.db = open_postgres(self.where) if is_dsn(self.where) else open_sqlite(self.where)
         self.coder = Coder(engine, ratio if engine is not None else None, open_engine)
         try:
@@ -176,7 +178,7 @@ class MemoryStore:
     def list(self, namespace, *, limit: int = 100, offset: int = 0) -> list[str]:
         """Keys in exactly this namespace, newest first (nothing is decoded)."""
         ns = values.join(values.check_namespace(namespace))
-        return [key for _, n, key, _, _ in self.db.scan(ns, time.time()) if n == ns][offset : offset + limit]
+        return [t[2] for t in self.db.scan(ns, time.time()) if t[1] == ns][offset : offset + limit]
 
     def list_namespaces(self, *, prefix=(), suffix=(), max_depth: int | None = None, limit: int = 100,
                         offset: int = 0, conditions=()) -> list[tuple[str, ...]]:
@@ -203,10 +205,11 @@ class MemoryStore:
     def _vectors(self, texts: list[str]):
         import numpy as np
 
-        if self._embed is None and self._embedder is None:
-            from engine.codecs.quality import Embedder
+        with self._embedder_lock:  # two threads' first searches must not load the model twice
+            if self._embed is None and self._embedder is None:
+                from engine.codecs.quality import Embedder
 
-            self._embedder = Embedder()
+                self._embedder = Embedder()
         vecs = np.asarray(self._embed(texts) if self._embed else self._embedder.embed(texts), dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape != (len(texts), self.dims):
             raise StoreError(f"{self.where}: the embed function gave shape {vecs.shape}, the store holds "

@@ -17,7 +17,7 @@ def rank(store, prefix: tuple[str, ...], query_vector, filter, limit: int, offse
          decode: bool) -> list[Memory]:
     """store.search's work: see MemoryStore.search."""
     filter, now = check_filter(filter), time.time()
-    scanned = store.db.scan(values.join(prefix), now)  # (id, ns, key, fields, updated_at), newest first
+    scanned = store.db.scan(values.join(prefix), now)  # (id, ns, key, fields, created_at, updated_at), newest first
     kept = [t[0] for t in scanned if _passes(store, t, filter) is True]
     undecided = [t for t in scanned if _passes(store, t, filter) is None]
     if undecided:
@@ -42,8 +42,8 @@ def rank(store, prefix: tuple[str, ...], query_vector, filter, limit: int, offse
         return []
     by_id = {t[0]: t for t in scanned}
     if not decode:
-        return [Memory(values.split(by_id[i][1]), by_id[i][2], None, fieldsmod.parse_fields(by_id[i][3])[0], 0.0,
-                       by_id[i][4], scores.get(i)) for i in page]
+        return [Memory(values.split(t[1]), t[2], None, fieldsmod.parse_fields(t[3])[0], t[4], t[5], scores.get(t[0]))
+                for t in (by_id[i] for i in page)]
     rows = {r.id: r for r in store.db.by_ids(page)}
     rows_in_order = [rows[i] for i in page if i in rows]  # one may have been deleted since the scan
     found = store.decode_rows(rows_in_order, [scores.get(r.id) for r in rows_in_order])

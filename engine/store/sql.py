@@ -178,9 +178,9 @@ class SqlStore:
         return "(ns = ? OR (ns > ? AND ns < ?))", (prefix, prefix + "\x1f", prefix + "\x20")
 
     def scan(self, prefix: str, now: float) -> list[tuple]:
-        """(id, ns, key, fields, updated_at) of every live memory under a namespace prefix, newest first."""
+        """(id, ns, key, fields, created_at, updated_at) of every live memory under a namespace prefix, newest first."""
         cond, params = self._prefix(prefix)
-        return self._read(f"SELECT id, ns, key, fields, updated_at FROM semzip_memories WHERE {cond} AND "
+        return self._read(f"SELECT id, ns, key, fields, created_at, updated_at FROM semzip_memories WHERE {cond} AND "
                           f"{_LIVE.format(p='?')} ORDER BY updated_at DESC, id DESC", (*params, now))
 
     def vectors(self, prefix: str, now: float) -> list[tuple[int, bytes]]:
