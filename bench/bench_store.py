@@ -75,8 +75,8 @@ def store_figures(sessions, qa, scheme: str, n_get: int, n_decode: int, folder: 
     f: dict = {"text_bytes": text_bytes}
     with MemoryStore(path, scheme=scheme) as store:
         t0 = time.perf_counter()
-        store.put_many([Put(("locomo", s["conversation"]), f"s{s['session']}", s["text"], meta={"date": s["date_time"]})
-                        for s in sessions])
+        # the texts alone, as LangGraph's store below holds them (each session's date is in its text)
+        store.put_many([Put(("locomo", s["conversation"]), f"s{s['session']}", s["text"]) for s in sessions])
         f["put_s"] = time.perf_counter() - t0
         store.search(("locomo",), "warm up the embedder", decode=False)
         lat, top = [], {}

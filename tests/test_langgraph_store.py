@@ -84,8 +84,8 @@ def test_index_per_put_and_array_paths(tmp_path, index):
                   index=["chapters[*].c"])
         store.put(("a",), "title", {"title": "a story about dogs"}, index=["title"])
         store.put(("a",), "none", {"text": "dogs dogs dogs"}, index=False)
-        (field_rows,) = store.store.db._read("SELECT COUNT(*) FROM semzip_vectors")
-        assert field_rows == (3,)  # two array elements, one title, nothing for index=False
+        (stored,) = store.store.db._read("SELECT SUM(LENGTH(vecs)) FROM semzip_memories")
+        assert stored == (3 * 196,)  # two array elements, one title, nothing for index=False (int4 vectors)
         hits = store.search(("a",), query="puppies", limit=3)
         assert [h.key for h in hits][:1] == ["chapters"] and hits[-1].key == "none" and hits[-1].score is None
 

@@ -30,7 +30,9 @@ def rank(store, prefix: tuple[str, ...], query_vector, filter, limit: int, offse
     scores: dict[int, float] = {}
     if query_vector is not None:
         wanted = set(kept)
-        stored = [(i, v) for i, v in store.db.vectors(values.join(prefix), now) if i in wanted]
+        size = vectors.size_of(store.scheme, store.dims)
+        stored = [(i, blob[k : k + size]) for i, blob in store.db.vectors(values.join(prefix), now) if i in wanted
+                  for k in range(0, len(blob), size)]  # a memory with several indexed fields has several
         if stored:
             sims = vectors.cosine(query_vector, vectors.unpack([v for _, v in stored], store.scheme, store.dims))
             for (i, _), s in zip(stored, sims):

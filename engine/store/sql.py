@@ -5,6 +5,7 @@ write is one transaction: a killed process leaves each memory either wholly writ
 """
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,15 +32,15 @@ class Dialect:
 
 
 def schema(d: Dialect) -> list[str]:
+    # Small stores are mostly fixed cost: one meta table (the profiles a JSON list in it) without a separate key
+    # index (WITHOUT ROWID), and each memory's embeddings in its own row, one blob
+    # (a WITHOUT ROWID vectors table pushed 200-byte rows to overflow pages: 2.8x their bytes, measured).
     return [
-        "CREATE TABLE IF NOT EXISTS semzip_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS semzip_profiles (idx INTEGER PRIMARY KEY, profile TEXT NOT NULL UNIQUE)",
+        f"CREATE TABLE IF NOT EXISTS semzip_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL){d.without_rowid}",
         f"CREATE TABLE IF NOT EXISTS semzip_memories (id {d.id_column}, ns {d.text_key} NOT NULL, key {d.text_key} "
         f"NOT NULL, kind SMALLINT NOT NULL, body {d.blob} NOT NULL, crc BIGINT NOT NULL, fields TEXT, text_bytes "
         f"INTEGER NOT NULL, created_at {d.real} NOT NULL, updated_at {d.real} NOT NULL, expires_at {d.real}, "
-        f"ttl {d.real}, UNIQUE (ns, key))",
-        f"CREATE TABLE IF NOT EXISTS semzip_vectors (mem_id BIGINT NOT NULL, field TEXT NOT NULL, vec {d.blob} NOT NULL, "
-        f"PRIMARY KEY (mem_id, field)){d.without_rowid}",
+        f"ttl {d.real}, vecs {d.blob}, UNIQUE (ns, key))",
     ]
 
 
@@ -118,44 +119,43 @@ class SqlStore:
 
     def profiles(self, needed: set[str] = frozenset()) -> list[str]:
         """The numerics profiles coded rows refer to by index, with needed ones added at the end."""
-        have = [p for (p,) in self._read("SELECT profile FROM semzip_profiles ORDER BY idx")]
+        have = self._profile_list(self._read("SELECT value FROM semzip_meta WHERE key = 'profiles'"))
         if needed <= set(have):
             return have
         with self._write("record a profile") as cur:
             if self.d.lock_profiles:
                 cur.execute(self.d.lock_profiles)
-            cur.execute("SELECT profile FROM semzip_profiles ORDER BY idx")
-            have = [p for (p,) in cur.fetchall()]
-            for p in sorted(needed - set(have)):
-                cur.execute(self._q("INSERT INTO semzip_profiles (idx, profile) VALUES (?, ?)"), (len(have), p))
-                have.append(p)
+            cur.execute("SELECT value FROM semzip_meta WHERE key = 'profiles'")  # again, under the write lock
+            have = self._profile_list(cur.fetchall())
+            have += sorted(needed - set(have))
+            cur.execute(self._q("INSERT INTO semzip_meta (key, value) VALUES ('profiles', ?) ON CONFLICT (key) DO "
+                                "UPDATE SET value = excluded.value"), (json.dumps(have),))
         return have
+
+    @staticmethod
+    def _profile_list(found: list[tuple]) -> list[str]:
+        return json.loads(found[0][0]) if found else []
 
     def write(self, rows: list[Row]) -> None:
         """Insert or replace rows (created_at kept on replace), their vectors with them, in one transaction."""
         upsert = self._q(
             "INSERT INTO semzip_memories (ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, "
-            "expires_at, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET "
+            "expires_at, ttl, vecs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET "
             "kind = excluded.kind, body = excluded.body, crc = excluded.crc, fields = excluded.fields, text_bytes = "
             "excluded.text_bytes, updated_at = excluded.updated_at, expires_at = excluded.expires_at, ttl = "
-            "excluded.ttl RETURNING id")
+            "excluded.ttl, vecs = excluded.vecs RETURNING id")
         with self._write("write memories (disk full?)") as cur:
             for r in rows:
+                vecs = b"".join(v for _, v in r.vectors) or None
                 cur.execute(upsert, (r.ns, r.key, r.kind, r.body, r.crc, r.fields, r.text_bytes, r.created_at,
-                                     r.updated_at, r.expires_at, r.ttl))
+                                     r.updated_at, r.expires_at, r.ttl, vecs))
                 (r.id,) = cur.fetchone()
-                cur.execute(self._q("DELETE FROM semzip_vectors WHERE mem_id = ?"), (r.id,))
-                for field, vec in r.vectors:
-                    cur.execute(self._q("INSERT INTO semzip_vectors (mem_id, field, vec) VALUES (?, ?, ?)"),
-                                (r.id, field, vec))
 
     def delete(self, ns: str, keys: list[str]) -> int:
         """Delete these keys of one namespace; how many there were."""
         count = 0
         with self._write("delete memories") as cur:
             for key in keys:
-                cur.execute(self._q("DELETE FROM semzip_vectors WHERE mem_id IN "
-                                    "(SELECT id FROM semzip_memories WHERE ns = ? AND key = ?)"), (ns, key))
                 cur.execute(self._q("DELETE FROM semzip_memories WHERE ns = ? AND key = ?"), (ns, key))
                 count += cur.rowcount
         return count
@@ -184,10 +184,11 @@ class SqlStore:
                           f"{_LIVE.format(p='?')} ORDER BY updated_at DESC, id DESC", (*params, now))
 
     def vectors(self, prefix: str, now: float) -> list[tuple[int, bytes]]:
-        """(memory id, packed vector) of every live memory under a namespace prefix."""
+        """(memory id, its packed vectors end to end) of every live embedded memory under a namespace prefix."""
         cond, params = self._prefix(prefix)
-        return self._read(f"SELECT v.mem_id, v.vec FROM semzip_vectors v JOIN semzip_memories m ON m.id = v.mem_id "
-                          f"WHERE {cond.replace('ns', 'm.ns')} AND {_LIVE.format(p='?')}", (*params, now))
+        return [(i, bytes(v)) for i, v in self._read(
+            f"SELECT id, vecs FROM semzip_memories WHERE {cond} AND vecs IS NOT NULL AND {_LIVE.format(p='?')}",
+            (*params, now))]
 
     def namespaces(self, now: float) -> list[str]:
         return [ns for (ns,) in self._read(f"SELECT DISTINCT ns FROM semzip_memories WHERE {_LIVE.format(p='?')}",
@@ -203,19 +204,15 @@ class SqlStore:
                                 f"({marks})"), (now, *ids))
 
     def sweep(self, now: float) -> int:
-        """Delete expired rows and their vectors; how many."""
+        """Delete expired rows (their vectors with them); how many."""
         with self._write("sweep expired memories") as cur:
-            cur.execute(self._q("DELETE FROM semzip_vectors WHERE mem_id IN (SELECT id FROM semzip_memories WHERE "
-                                "expires_at IS NOT NULL AND expires_at <= ?)"), (now,))
             cur.execute(self._q("DELETE FROM semzip_memories WHERE expires_at IS NOT NULL AND expires_at <= ?"), (now,))
             return cur.rowcount
 
     def stats(self) -> list[tuple]:
         """(ns, memories, text bytes in, body bytes, vector bytes) per namespace."""
-        return self._read(
-            "SELECT m.ns, COUNT(*), SUM(m.text_bytes), SUM(LENGTH(m.body)), SUM(COALESCE(v.n, 0)) FROM semzip_memories m "
-            "LEFT JOIN (SELECT mem_id, SUM(LENGTH(vec)) AS n FROM semzip_vectors GROUP BY mem_id) v ON v.mem_id = m.id "
-            "GROUP BY m.ns ORDER BY m.ns")
+        return self._read("SELECT ns, COUNT(*), SUM(text_bytes), SUM(LENGTH(body)), SUM(COALESCE(LENGTH(vecs), 0)) "
+                          "FROM semzip_memories GROUP BY ns ORDER BY ns")
 
     def close(self) -> None:
         with self._all_lock:
