@@ -111,18 +111,30 @@ def store_figures(sessions, qa, scheme: str, n_get: int, n_decode: int, folder: 
 
 
 def langgraph_sqlite_bytes(sessions, docs, folder: Path) -> int | None:
-    """Bytes of LangGraph's SqliteStore (sqlite-vec, float32) holding the same texts and embeddings."""
+    """Bytes of LangGraph's SqliteStore holding the same texts with float32 embeddings: its own schema and put for
+    the texts, its store_vectors table and rows for the vectors (written as its put writes them: sqlite-vec,
+    which this Python may not be able to load, only adds the distance functions)."""
     try:
+        import sqlite_vec
         from langgraph.store.sqlite import SqliteStore
+        from langgraph.store.sqlite import base as lg_sqlite
     except ImportError:
         return None
-    by_text = {s["text"]: v for s, v in zip(sessions, docs)}
+    import sqlite3
+
     path = folder / "langgraph.db"
-    index = {"dims": docs.shape[1], "embed": lambda texts: [by_text[t].tolist() for t in texts], "fields": ["text"]}
-    with SqliteStore.from_conn_string(str(path), index=index) as store:
+    with SqliteStore.from_conn_string(str(path)) as store:
         store.setup()
         for s in sessions:
             store.put(("locomo", s["conversation"]), f"s{s['session']}", {"text": s["text"]})
+    with sqlite3.connect(path) as db:
+        db.executescript("CREATE TABLE IF NOT EXISTS vector_migrations (v INTEGER PRIMARY KEY)")
+        for v, sql in enumerate(lg_sqlite.VECTOR_MIGRATIONS):
+            db.executescript(sql)
+            db.execute("INSERT INTO vector_migrations (v) VALUES (?)", (v,))
+        db.executemany("INSERT INTO store_vectors (prefix, key, field_name, embedding) VALUES (?, ?, ?, ?)",
+                       [(f"locomo.{s['conversation']}", f"s{s['session']}", "text",
+                         sqlite_vec.serialize_float32(v.tolist())) for s, v in zip(sessions, docs)])
     return sum(p.stat().st_size for p in folder.glob("langgraph.db*"))
 
 
