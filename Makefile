@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml bench/x86-64-v3.cmake-flags
 	$(PY) -m pip install --quiet --no-deps --force-reinstall "$$(PYTHON=$(PY) bash bench/build_portable_wheel.sh | tail -1)"
 	# torch first, pinned to the CPU wheel present on these machines, so sentence-transformers pulls no CUDA packages
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,ray]'
+	$(PY) -m pip install --quiet -e '.[dev,ray,langgraph,postgres]'
 	touch $@
 
 model: install

@@ -1,8 +1,11 @@
 """Shared fixtures: the real default model (fetched by `make test` before pytest runs) and one runner."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+import pg_server
 from engine import models
 
 
@@ -20,7 +23,7 @@ def lossless_model_path():
 
 @pytest.fixture(scope="session")
 def lossless_engine(lossless_model_path):
-    """One lossless Engine for the session (32 slots): each load runs the regime self-test."""
+    """One lossless Engine for the session (32 slots), shared by the lossless, golden and store tests."""
     from engine.api import Engine
     from engine.core.runner import RunnerConfig
 
@@ -52,3 +55,60 @@ def chat_prompt(runner):
 def no_user_config(tmp_path_factory, monkeypatch):
     """A developer's own ~/.config/semzip/semzip.toml must not change what the tests run with."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """all-MiniLM-L6-v2 from its package, loaded once."""
+    from engine.codecs.quality import Embedder
+
+    return Embedder()
+
+
+# The memory store's two backends: a SQLite file, and a real PostgreSQL server started for the session.
+_pg_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn():
+    """The DSN of a PostgreSQL server started for this test session; skipped, saying why, where none can start."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'semzip[postgres]'; make install does)")
+    server = pg_server.Server() if _can_try() else None
+    if server is None:
+        pytest.skip("no PostgreSQL server binaries here (apt-get install postgresql; .ci/run does)")
+    try:
+        dsn = server.start()
+    except pg_server.Unavailable as exc:
+        server.stop()
+        pytest.skip(f"PostgreSQL cannot start here: {exc}")
+    yield dsn
+    server.stop()
+
+
+def _can_try() -> bool:
+    try:
+        pg_server._binaries()
+        return True
+    except pg_server.Unavailable:
+        return False
+
+
+def fresh_database(server_dsn: str) -> str:
+    """A new empty database on the server; its DSN."""
+    import psycopg
+
+    name = f"t{next(_pg_names)}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server_dsn.replace("@/postgres?", f"@/{name}?")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def conn(request, tmp_path):
+    """Where a store lives: a SQLite file, or a fresh database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return fresh_database(request.getfixturevalue("pg_server_dsn"))

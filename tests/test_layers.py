@@ -6,18 +6,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Low to high: a module imports its own layer and the layers below it. cluster runs jobs' batches on Ray
-# actors. observe sits above them because the monitor writes into the run store; the pipeline, the
+# Low to high: a module imports its own layer and the layers below it. store (the memory store) sits beside
+# jobs, over the engine and the codecs; its faces (integrations: the LangGraph store) beside the cli. cluster
+# runs jobs' batches on Ray actors. observe sits above them because the monitor writes into the run store; the pipeline, the
 # ladder and the Ray executor are handed a monitor, never import it.
 LAYERS = (
     ("bindings",),
     ("engine.core",),
     ("engine.codecs",),
     ("engine.api", "engine.batcher"),
-    ("engine.jobs",),
+    ("engine.jobs", "engine.store"),
     ("engine.cluster",),
     ("engine.observe",),
-    ("engine.cli",),
+    ("engine.cli", "engine.integrations"),
 )
 # Used from every engine layer; they import only each other. bindings stays standalone: no engine at all.
 BASE = ("engine.errors", "engine.models")
@@ -141,3 +142,22 @@ def test_upward_and_sideways_imports_are_caught():
     assert "engine.loose: in no layer" in found
     assert "engine.jobs.cache -> .store: relative import" in found
     assert "engine.cli.cli ->" not in found
+
+
+def test_the_memory_store_sits_under_its_faces_and_over_the_engine():
+    fake = {
+        "engine.api": "from engine.store.memory import MemoryStore\n",
+        "engine.codecs.record": "import engine.integrations.langgraph\n",
+        "engine.store.memory": "from engine.api import Engine\nfrom engine.codecs.container import encode_record\n",
+        "engine.store.sql": "from engine.cli.cli import main\n",
+        "engine.integrations.langgraph": "from engine.store import MemoryStore\n",
+        "engine.cli.store": "from engine.store.memory import MemoryStore\n",
+        "engine.store": "", "engine.cli.cli": "", "engine.codecs.container": "",
+    }
+    found = "\n".join(violations(fake))
+    assert "engine.api -> engine.store.memory: upward" in found
+    assert "engine.codecs.record -> engine.integrations.langgraph: upward" in found
+    assert "engine.store.sql -> engine.cli.cli: upward" in found
+    assert "engine.store.memory ->" not in found
+    assert "engine.integrations.langgraph ->" not in found
+    assert "engine.cli.store ->" not in found

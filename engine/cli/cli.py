@@ -137,8 +137,14 @@ def _config(args) -> int:
     return 0
 
 
+def _store(args) -> int:
+    from engine.cli.store import run_store
+
+    return run_store(args)
+
+
 HANDLERS = {"doctor": _doctor, "models": _models, "compress": _compress, "reconstruct": _reconstruct, "eval": _eval,
-            "report": _report, "config": _config, "demo": _demo}
+            "report": _report, "config": _config, "demo": _demo, "store": _store}
 
 
 def build_parser():

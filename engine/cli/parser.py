@@ -85,6 +85,29 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     add_setting_flags(show, "config")
 
+    st = command("store", "an agent's memory store (a SQLite file or a postgresql:// DSN): put, get, search, delete")
+    ssub = st.add_subparsers(dest="store_cmd", required=True)
+
+    def store_command(name: str, help: str) -> argparse.ArgumentParser:
+        parser = ssub.add_parser(name, help=help, allow_abbrev=False)
+        parser.add_argument("store", help="a SQLite file (created if absent) or a postgresql:// DSN")
+        return parser
+
+    sp = store_command("put", "store each line of a JSONL file: id the key, text the value, other fields metadata")
+    sp.add_argument("file", help="JSONL file, or - for stdin")
+    sp.add_argument("--mode", default="lossless", choices=["lossless", "zstd", "raw", "summary"],
+                    help="how values are coded (lossless: exact, under the lossless model)")
+    sg = store_command("get", "print a memory's text, exactly")
+    sd = store_command("delete", "remove a memory")
+    for parser in (sg, sd):
+        parser.add_argument("key")
+    ss = store_command("search", "memories nearest to a query, as JSON lines (key, score, text)")
+    ss.add_argument("query")
+    ss.add_argument("--limit", type=int, default=5)
+    for parser in (sp, sg, sd, ss):
+        parser.add_argument("--namespace", default=None, help="labels joined by / (default: default; search: all)")
+    store_command("stats", "memories, bytes in and bytes stored (embeddings included) by namespace")
+
     demo = command("demo", "three bundled memories stored in every mode: ratio, time and what comes back")
     demo.add_argument("--n", type=int, default=None, help="only the first N bundled memories")
     add_setting_flags(demo, "demo")

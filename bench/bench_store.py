@@ -1,0 +1,193 @@
+"""The memory store on LoCoMo dev: retrieval@5 per embedding precision, size against the texts and LangGraph's
+SqliteStore, put/get throughput, search latency with and without decoding.
+
+Usage: python bench/bench_store.py [--scheme i8] [--get 10] [--decode-queries 10] [--skip-store] [--json FILE]
+
+Retrieval: each QA's top 5 sessions of its own conversation (the store's namespace) by cosine to the question;
+a hit when the top 5 hold an evidence session (any; "all" when they hold every one). The float32 row is the
+reference the stored precisions are held to.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.common import SHARED, machine, print_table  # noqa: E402
+
+K = 5
+
+
+def load():
+    sessions = [json.loads(line) for line in (SHARED / "locomo-dev-sessions.jsonl").open() if line.strip()]
+    qa = [json.loads(line) for line in (SHARED / "locomo-dev-qa.jsonl").open() if line.strip()]
+    return sessions, [q for q in qa if q.get("sessions")]
+
+
+def hits(top: dict[int, list[int]], qa) -> tuple[float, float]:
+    """(share of questions whose top K hold an evidence session, share holding all of them), in percent."""
+    any_ = [bool(set(q["sessions"]) & set(top[i])) for i, q in enumerate(qa)]
+    all_ = [set(q["sessions"]) <= set(top[i]) for i, q in enumerate(qa)]
+    return 100 * sum(any_) / len(qa), 100 * sum(all_) / len(qa)
+
+
+def offline_top(sessions, qa, doc_vecs, q_vecs) -> dict[int, list[int]]:
+    """Top-K session numbers within each question's conversation, by cosine."""
+    from engine.store.vectors import cosine
+
+    top = {}
+    for i, q in enumerate(qa):
+        idx = [j for j, s in enumerate(sessions) if s["conversation"] == q["conversation"]]
+        sims = cosine(q_vecs[i], doc_vecs[idx])
+        top[i] = [sessions[idx[j]]["session"] for j in np.argsort(-sims, kind="stable")[:K]]
+    return top
+
+
+def retrieval_table(sessions, qa, docs, queries) -> dict:
+    from engine.store import vectors
+
+    out = {}
+    for dims in (384, 256, 192):
+        for scheme in vectors.SCHEMES:
+            if dims != 384 and scheme not in ("f32", "i8"):
+                continue
+            d, q = docs[:, :dims], queries[:, :dims]
+            stored = vectors.unpack(vectors.pack(d, scheme), scheme, dims)
+            out[f"{scheme}/{dims}"] = (vectors.size_of(scheme, dims), *hits(offline_top(sessions, qa, stored, q), qa))
+    return out
+
+
+def pct(xs: list[float], p: float) -> float:
+    return float(np.percentile(xs, p)) * 1000 if xs else float("nan")
+
+
+def store_figures(sessions, qa, scheme: str, n_get: int, n_decode: int, folder: Path) -> dict:
+    from engine.store import MemoryStore, Put
+
+    path = folder / "locomo.db"
+    text_bytes = sum(len(s["text"].encode()) for s in sessions)
+    f: dict = {"text_bytes": text_bytes}
+    with MemoryStore(path, scheme=scheme) as store:
+        t0 = time.perf_counter()
+        # the texts alone, as LangGraph's store below holds them (each session's date is in its text)
+        store.put_many([Put(("locomo", s["conversation"]), f"s{s['session']}", s["text"]) for s in sessions])
+        f["put_s"] = time.perf_counter() - t0
+        store.search(("locomo",), "warm up the embedder", decode=False)
+        lat, top = [], {}
+        for i, q in enumerate(qa):
+            t0 = time.perf_counter()
+            found = store.search(("locomo", q["conversation"]), q["question"], limit=K, decode=False)
+            lat.append(time.perf_counter() - t0)
+            top[i] = [int(m.key[1:]) for m in found]
+        f["search_nodecode_ms"] = (pct(lat, 50), pct(lat, 95))
+        f["store_hit_any"], f["store_hit_all"] = hits(top, qa)
+        lat = []
+        for q in qa[:n_decode]:
+            t0 = time.perf_counter()
+            store.search(("locomo", q["conversation"]), q["question"], limit=1)
+            lat.append(time.perf_counter() - t0)
+        f["search_decode_ms"] = (pct(lat, 50), pct(lat, 95))
+        lat, exact = [], 0
+        for s in sessions[:n_get]:
+            t0 = time.perf_counter()
+            mem = store.get(("locomo", s["conversation"]), f"s{s['session']}")
+            lat.append(time.perf_counter() - t0)
+            exact += mem.value == s["text"]
+        f["get_ms"] = (pct(lat, 50), pct(lat, 95))
+        t0 = time.perf_counter()
+        many = store.get_many([(("locomo", s["conversation"]), f"s{s['session']}") for s in sessions[:n_get]])
+        f["get_many_s"] = time.perf_counter() - t0
+        exact += sum(m.value == s["text"] for m, s in zip(many, sessions))
+        f["exact"] = f"{exact}/{2 * min(n_get, len(sessions))}"
+        f["stats"] = [(("/".join(s.namespace)), s.memories, s.text_bytes, s.stored_bytes) for s in store.stats()]
+    f["file_bytes"] = sum(p.stat().st_size for p in folder.glob("locomo.db*"))  # after close: no WAL left
+    return f
+
+
+def langgraph_sqlite_bytes(sessions, docs, folder: Path) -> int | None:
+    """Bytes of LangGraph's SqliteStore holding the same texts with float32 embeddings: its own schema and put for
+    the texts, its store_vectors table and rows for the vectors (written as its put writes them: sqlite-vec,
+    which this Python may not be able to load, only adds the distance functions)."""
+    try:
+        import sqlite_vec
+        from langgraph.store.sqlite import SqliteStore
+        from langgraph.store.sqlite import base as lg_sqlite
+    except ImportError:
+        return None
+    import sqlite3
+
+    path = folder / "langgraph.db"
+    with SqliteStore.from_conn_string(str(path)) as store:
+        store.setup()
+        for s in sessions:
+            store.put(("locomo", s["conversation"]), f"s{s['session']}", {"text": s["text"]})
+    with sqlite3.connect(path) as db:
+        db.executescript("CREATE TABLE IF NOT EXISTS vector_migrations (v INTEGER PRIMARY KEY)")
+        for v, sql in enumerate(lg_sqlite.VECTOR_MIGRATIONS):
+            db.executescript(sql)
+            db.execute("INSERT INTO vector_migrations (v) VALUES (?)", (v,))
+        db.executemany("INSERT INTO store_vectors (prefix, key, field_name, embedding) VALUES (?, ?, ?, ?)",
+                       [(f"locomo.{s['conversation']}", f"s{s['session']}", "text",
+                         sqlite_vec.serialize_float32(v.tolist())) for s, v in zip(sessions, docs)])
+    return sum(p.stat().st_size for p in folder.glob("langgraph.db*"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scheme", default=None, help="the stored precision (default: the store's DEFAULT_SCHEME)")
+    ap.add_argument("--get", type=int, default=10, help="sessions read back one by one, then in one get_many")
+    ap.add_argument("--decode-queries", type=int, default=10, help="searches timed with their top hit decoded")
+    ap.add_argument("--skip-store", action="store_true", help="only the retrieval table (no model)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from engine.codecs.quality import Embedder
+    from engine.store import vectors
+
+    sessions, qa = load()
+    emb = Embedder()
+    docs = emb.embed([s["text"] for s in sessions])
+    queries = emb.embed([q["question"] for q in qa])
+    print(f"# {machine()}; {len(sessions)} sessions, {len(qa)} questions with evidence, k = {K}")
+    table = retrieval_table(sessions, qa, docs, queries)
+    ref = table["f32/384"][1]
+    print_table(["vectors", "bytes each", "hit@5 any %", "vs f32", "hit@5 all %"],
+                [[k, b, a, a - ref, al] for k, (b, a, al) in table.items()])
+    report = {"machine": machine(), "retrieval": table}
+    if not args.skip_store:
+        scheme = args.scheme or vectors.DEFAULT_SCHEME
+        with tempfile.TemporaryDirectory() as tmp:
+            f = store_figures(sessions, qa, scheme, args.get, args.decode_queries, Path(tmp))
+            f["langgraph_bytes"] = langgraph_sqlite_bytes(sessions, docs, Path(tmp))
+        report["store"] = f
+        n = len(sessions)
+        lg = f["langgraph_bytes"]
+        print_table(["figure", "value"], [
+            ["scheme", scheme],
+            ["texts (bytes)", f["text_bytes"]],
+            ["store files (bytes)", f["file_bytes"]],
+            ["texts / store files", round(f["text_bytes"] / f["file_bytes"], 2)],
+            ["LangGraph SqliteStore f32 (bytes)", lg if lg else "not installed"],
+            ["LangGraph / store files", round(lg / f["file_bytes"], 2) if lg else "-"],
+            ["records + vectors (bytes)", sum(s[3] for s in f["stats"])],
+            ["put_many: sessions/s", round(n / f["put_s"], 3)],
+            ["put_many: text KB/s", round(f["text_bytes"] / 1024 / f["put_s"], 2)],
+            ["get p50 / p95 (ms)", "%.0f / %.0f" % f["get_ms"]],
+            ["get_many: sessions/s", round(min(args.get, n) / f["get_many_s"], 3)],
+            ["search, no decode p50 / p95 (ms)", "%.1f / %.1f" % f["search_nodecode_ms"]],
+            ["search, top 1 decoded p50 / p95 (ms)", "%.0f / %.0f" % f["search_decode_ms"]],
+            ["hit@5 through the store any / all %", "%.1f / %.1f" % (f["store_hit_any"], f["store_hit_all"])],
+            ["values back exactly", f["exact"]],
+        ])
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""SemzipStore: LangGraph's BaseStore over a MemoryStore, so an agent's long-term memory is stored as semzip records.
+
+pip install 'semzip[langgraph]'. Semantics are LangGraph's (langgraph.store.base and its InMemoryStore): one
+batch() of ops, reads answered before the batch's writes, the last write of a key winning; namespace label
+rules; list_namespaces' wildcards and depth; the filter operators; TTL in minutes, refreshed on read; index per
+put with the store's IndexConfig (the caller's own embeddings). Values come back equal to what was put.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from langgraph.store.base import (BaseStore, GetOp, IndexConfig, InvalidNamespaceError, Item, ListNamespacesOp,
+                                  PutOp, SearchItem, SearchOp, TTLConfig, ensure_embeddings, get_text_at_path,
+                                  tokenize_path, validate_op_namespace)
+
+from engine.store import InvalidMemoryError, MemoryStore, Put
+
+
+class SemzipStore(BaseStore):
+    """conn: a SQLite path or a postgresql:// DSN. index: LangGraph's IndexConfig (dims, embed, fields); without
+    one there is no semantic search (queries are ignored, as in LangGraph's stores); without its embed, the
+    bundled all-MiniLM-L6-v2 embeds (dims 384, offline). ttl: its TTLConfig (minutes). store_options go to
+    MemoryStore (engine=, mode=, scheme=, ...)."""
+
+    supports_ttl = True
+
+    def __init__(self, conn, *, index: IndexConfig | None = None, ttl: TTLConfig | None = None, **store_options):
+        self.index_config = dict(index) if index else None
+        self.ttl_config = ttl
+        self.semantic = self.index_config is not None
+        embed = (self.index_config or {}).get("embed")
+        self.embeddings = ensure_embeddings(embed) if embed is not None else None
+        fields = (self.index_config or {}).get("fields") or ["$"]
+        self._fields = [(p, p if p == "$" else tokenize_path(p)) for p in fields]
+        embed = (lambda texts: self.embeddings.embed_documents(texts)) if self.embeddings else None
+        dims = self.index_config.get("dims") if self.index_config else None
+        self.store = MemoryStore(conn, embed=embed, dims=dims, index=False, **store_options)
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def batch(self, ops: Iterable[Any]) -> list[Any]:
+        """Answer every op: gets, searches and listings first (on the state before this batch), then the writes."""
+        ops = list(ops)
+        for op in ops:
+            validate_op_namespace(op)
+            if isinstance(op, PutOp) and (not op.namespace or op.namespace[0] == "langgraph"):
+                raise InvalidNamespaceError(f"Namespace cannot be empty or rooted at 'langgraph'. Got: {op.namespace}")
+        results: list[Any] = [None] * len(ops)
+        for refresh in (True, False):
+            gets = [i for i, op in enumerate(ops) if isinstance(op, GetOp) and bool(op.refresh_ttl) == refresh]
+            if gets:
+                found = self.store.get_many([(ops[i].namespace, ops[i].key) for i in gets], refresh_ttl=refresh)
+                for i, mem in zip(gets, found):
+                    results[i] = None if mem is None else Item(**_item_fields(mem))
+        for i, op in enumerate(ops):
+            if isinstance(op, SearchOp):
+                results[i] = self._search(op)
+            elif isinstance(op, ListNamespacesOp):
+                results[i] = self.store.list_namespaces(
+                    conditions=[(c.path, c.match_type == "suffix") for c in op.match_conditions or ()],
+                    max_depth=op.max_depth, limit=op.limit, offset=op.offset)
+            elif not isinstance(op, (GetOp, PutOp)):
+                raise ValueError(f"Unknown operation type: {type(op)}")
+        self._write([op for op in ops if isinstance(op, PutOp)])
+        return results
+
+    async def abatch(self, ops: Iterable[Any]) -> list[Any]:
+        return await asyncio.to_thread(self.batch, list(ops))
+
+    def _search(self, op: SearchOp) -> list[SearchItem]:
+        query = op.query if self.semantic else None
+        vector = self.embeddings.embed_query(query) if query and self.embeddings else None
+        found = self.store.search(op.namespace_prefix, query, filter=op.filter, limit=op.limit, offset=op.offset,
+                                  refresh_ttl=bool(op.refresh_ttl), query_vector=vector)
+        return [SearchItem(**_item_fields(m), score=m.score) for m in found]
+
+    def _write(self, puts: list[PutOp]) -> None:
+        last = {(op.namespace, op.key): op for op in puts}  # a key written twice in one batch: the last wins
+        for (ns, key), op in last.items():
+            if op.value is None:
+                self.store.delete(ns, key)
+        writes = [Put(op.namespace, op.key, _plain(op), index=self._index_texts(op),
+                      ttl=op.ttl * 60 if op.ttl is not None else None)
+                  for op in last.values() if op.value is not None]
+        if writes:
+            self.store.put_many(writes)
+
+    def _index_texts(self, op: PutOp) -> dict[str, str]:
+        """field label -> text to embed, by LangGraph's path rules (each element of a [*] path on its own)."""
+        if not self.semantic or op.index is False:
+            return {}
+        paths = self._fields if op.index is None else [(p, p if p == "$" else tokenize_path(p)) for p in op.index]
+        out = {}
+        for path, tokens in paths:
+            texts = get_text_at_path(op.value, tokens)
+            if len(texts) == 1:
+                out[path] = texts[0]
+            else:
+                out.update({f"{path}.{i}": t for i, t in enumerate(texts)})
+        return out
+
+    # TTL sweeping, as LangGraph's stores offer it
+    def sweep_ttl(self) -> int:
+        """Delete expired items now; how many."""
+        return self.store.sweep()
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> threading.Thread:
+        """Sweep every interval (default: the TTLConfig's sweep_interval_minutes, else 5) in a daemon thread."""
+        minutes = sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
+        if self._sweeper is None or not self._sweeper.is_alive():
+            self._stop.clear()
+
+            def loop():
+                while not self._stop.wait(minutes * 60):
+                    self.sweep_ttl()
+
+            self._sweeper = threading.Thread(target=loop, name="semzip-ttl-sweeper", daemon=True)
+            self._sweeper.start()
+        return self._sweeper
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout)
+            return not self._sweeper.is_alive()
+        return True
+
+    def close(self) -> None:
+        self.stop_ttl_sweeper(1)
+        self.store.close()
+
+    def __enter__(self) -> "SemzipStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _plain(op: PutOp) -> dict:
+    if not isinstance(op.value, dict):
+        try:
+            return dict(op.value)
+        except (TypeError, ValueError):
+            raise InvalidMemoryError(f"value of {op.key!r}: a mapping, got {type(op.value).__name__}") from None
+    return op.value
+
+
+def _item_fields(mem) -> dict:
+    return {"namespace": mem.namespace, "key": mem.key, "value": mem.value,
+            "created_at": datetime.fromtimestamp(mem.created_at, timezone.utc),
+            "updated_at": datetime.fromtimestamp(mem.updated_at, timezone.utc)}

@@ -1,0 +1,120 @@
+"""Texts to stored record bytes and back: one engine batch per call, raw where coding would not pay.
+
+A policy is a mode and a ratio. lossless (the default) keeps the exact text; zstd keeps it without a model;
+raw keeps it as is; summary, and lossless with a ratio, are lossy and apply to text values only: a JSON value
+under a lossy policy is stored zstd, so it always loads back equal.
+"""
+from __future__ import annotations
+
+import threading
+import zlib
+from dataclasses import dataclass
+
+from engine.codecs.container import decode_record, encode_record
+from engine.codecs.item import Item
+from engine.codecs.record import MODEL_CODED, Record, render
+from engine.codecs.zstd import zstd_record
+from engine.store.errors import InvalidMemoryError
+
+POLICY_MODES = ("lossless", "summary", "zstd", "raw")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    mode: str = "lossless"
+    ratio: float | None = None
+
+    def __post_init__(self):
+        if self.mode not in POLICY_MODES:
+            raise InvalidMemoryError(f"store mode must be one of {', '.join(POLICY_MODES)}, got {self.mode!r}")
+        if self.ratio is not None and (self.mode != "lossless" and self.mode != "summary" or self.ratio <= 1):
+            raise InvalidMemoryError(f"a ratio ({self.ratio}) is above 1 and for the lossless or summary mode")
+
+    @property
+    def is_exact(self) -> bool:
+        return self.mode in ("zstd", "raw") or (self.mode == "lossless" and self.ratio is None)
+
+
+def crc(body: bytes) -> int:
+    return zlib.crc32(body) & 0xFFFFFFFF
+
+
+class Coder:
+    """Holds the engines (one per model mode and ratio, opened on first use) and codes with them."""
+
+    def __init__(self, engine=None, engine_ratio: float | None = None, open_engine=None):
+        self._engines: dict[tuple[str, float | None], object] = {}
+        if engine is not None:
+            self._engines[(engine.mode, engine_ratio)] = engine
+        self._own: list = []  # engines this coder opened, closed with it
+        self._open = open_engine or _open_engine
+        self._lock = threading.Lock()
+
+    def engine(self, mode: str, ratio: float | None):
+        with self._lock:
+            if (mode, ratio) not in self._engines:
+                self._engines[(mode, ratio)] = engine = self._open(mode, ratio)
+                self._own.append(engine)
+            return self._engines[(mode, ratio)]
+
+    def decoder(self):
+        """A lossless engine (any ratio: kept records decode the same way), opened if none is."""
+        with self._lock:
+            found = [e for (mode, _), e in self._engines.items() if mode == "lossless"]
+        return found[0] if found else self.engine("lossless", None)
+
+    def encode(self, texts: list[str], policies: list[Policy], is_json: list[bool]) -> list[Record]:
+        """One record per text; the model-coded ones of a policy go to its engine as one batch."""
+        records: list[Record | None] = [None] * len(texts)
+        batches: dict[Policy, list[int]] = {}
+        for i, (text, policy, js) in enumerate(zip(texts, policies, is_json)):
+            if js and not policy.is_exact:
+                policy = Policy("zstd")
+            if policy.mode == "raw" or not text:
+                records[i] = Record(str(i), "raw", text=text)
+            elif policy.mode == "zstd":
+                records[i] = zstd_record(Item(str(i), text))
+            else:
+                batches.setdefault(policy, []).append(i)
+        for policy, idx in batches.items():
+            coded = self.engine(policy.mode, policy.ratio).compress([Item(str(i), texts[i]) for i in idx])
+            for i, rec in zip(idx, coded):
+                records[i] = rec
+        for i, rec in enumerate(records):
+            rec.meta, rec.flagged = {}, False  # the store keeps metadata in its own column
+            raw = Record(str(i), "raw", text=texts[i])
+            if rec.kind == "error" or len(encode_record(rec, {rec.profile: 0})) >= len(encode_record(raw, {})):
+                records[i] = raw
+        return records  # type: ignore[return-value]
+
+    def decode(self, bodies: list[tuple[str, bytes]], profiles: list[str], where: str) -> list[str | ValueError]:
+        """The text of each (key, body), or the ValueError saying why not; model-coded ones decode together."""
+        records: list[Record | ValueError] = []
+        for key, body in bodies:
+            try:
+                records.append(decode_record(key, body, profiles, where))
+            except ValueError as exc:
+                records.append(exc)
+        out: list[str | ValueError] = list(records)  # type: ignore[arg-type]
+        coded = [i for i, r in enumerate(records) if isinstance(r, Record) and r.kind in MODEL_CODED]
+        if coded:
+            for i, text in zip(coded, self.decoder().decode([records[i] for i in coded])):
+                out[i] = text
+        for i, rec in enumerate(records):
+            if isinstance(rec, Record) and rec.kind not in MODEL_CODED:
+                try:
+                    out[i] = render(rec)
+                except ValueError as exc:
+                    out[i] = exc
+        return out
+
+    def close(self) -> None:
+        for engine in self._own:
+            engine.close()
+        self._own.clear()
+
+
+def _open_engine(mode: str, ratio: float | None):
+    from engine.api import Engine
+
+    return Engine(mode=mode, ratio=ratio)

@@ -1,0 +1,273 @@
+"""MemoryStore: an agent's memories, each a semzip record, in one database (a SQLite file or PostgreSQL).
+
+Puts of one call are coded in one engine batch and written in one transaction; reads of one call decode
+their coded records together; search ranks stored embeddings and decodes only the page it returns.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.codecs.container import encode_record
+from engine.store import fields as fieldsmod
+from engine.store import namespaces as nsmod
+from engine.store import values, vectors
+from engine.store.coding import Coder, Policy, crc
+from engine.store.errors import CorruptMemoryError, InvalidMemoryError, StoreError, StoreVersionError
+from engine.store.postgres import is_dsn, open_postgres
+from engine.store.rows import Memory, Row
+from engine.store.search import rank
+from engine.store.sql import FORMAT_VERSION
+from engine.store.sqlite import open_sqlite
+
+EMBEDDER_DIMS = 384  # all-MiniLM-L6-v2's, the default embed function
+
+
+@dataclass(slots=True)
+class Put:
+    """One memory to write: value a str or a JSON object; index as in MemoryStore.put; ttl in seconds."""
+
+    namespace: tuple[str, ...]
+    key: str
+    value: str | dict
+    meta: dict | None = None
+    index: bool | list[str] | dict[str, str] | None = None
+    ttl: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceStats:
+    namespace: tuple[str, ...]
+    memories: int
+    text_bytes: int  # UTF-8 bytes of the values put
+    stored_bytes: int  # their records and embeddings as stored (the database's own overhead is in file_bytes)
+
+
+class MemoryStore:
+    """conn: a SQLite path or a postgresql:// DSN. mode/ratio: the default coding policy; policies: per namespace
+    prefix (the longest matching prefix wins). embed: texts -> vectors (default all-MiniLM-L6-v2, offline) with
+    dims its size; scheme: how stored vectors are quantized (vectors.SCHEMES); index: what a put embeds by
+    default (True: the whole value, False: nothing, or a list of paths into JSON values)."""
+
+    def __init__(self, conn: str | Path, *, engine=None, mode: str = "lossless", ratio: float | None = None,
+                 policies: dict | None = None, embed=None, dims: int | None = None,
+                 scheme: str = vectors.DEFAULT_SCHEME, index=True, open_engine=None):
+        self.where = str(conn)
+        self.default_policy = Policy(mode, ratio)
+        self.policies = {values.check_namespace(ns): p if isinstance(p, Policy) else Policy(*p)
+                         for ns, p in (policies or {}).items()}
+        if scheme not in vectors.SCHEMES:
+            raise InvalidMemoryError(f"vector scheme must be one of {', '.join(vectors.SCHEMES)}, got {scheme!r}")
+        self.index = index
+        self._embed, self._embedder = embed, None
+        self._embedder_lock = threading.Lock()
+        self.db = open_postgres(self.where) if is_dsn(self.where) else open_sqlite(self.where)
+        self.coder = Coder(engine, ratio if engine is not None else None, open_engine)
+        try:
+            self.settings = self._open_settings(scheme, dims, None if embed else EMBEDDER_DIMS)
+        except BaseException:
+            self.db.close()
+            raise
+        self.scheme, self.dims = self.settings["vectors"], int(self.settings["dims"])
+
+    def _open_settings(self, scheme: str, dims: int | None, default_dims: int | None) -> dict:
+        found = self.db.init()
+        if int(found.get("format", FORMAT_VERSION)) > FORMAT_VERSION:
+            raise StoreVersionError(f"{self.where} was written by store format {found['format']}; this semzip reads "
+                                    f"up to {FORMAT_VERSION}: upgrade semzip")
+        if "dims" not in found and (dims or default_dims) is None:
+            raise InvalidMemoryError(f"{self.where}: a new store with a custom embed function needs its dims")
+        found = self.db.set_meta({"format": str(FORMAT_VERSION), "vectors": scheme,
+                                  "dims": str(dims or default_dims)})
+        if dims is not None and int(found["dims"]) != dims:
+            raise StoreError(f"{self.where} holds {found['dims']}-dimension embeddings, this store was opened with "
+                             f"{dims}-dimension ones")
+        return found
+
+    # -- writing
+    def put(self, namespace, key: str, value, *, meta: dict | None = None, index=None, ttl: float | None = None):
+        """Store one memory (replacing any under the same key)."""
+        self.put_many([Put(namespace, key, value, meta, index, ttl)])
+
+    def put_many(self, puts: list[Put]) -> None:
+        """Store many memories: coded in one engine batch, written in one transaction (all or none)."""
+        now = time.time()
+        checked: dict[tuple, tuple] = {}
+        for p in puts:  # everything is checked before anything is coded or written
+            ns = values.check_namespace(p.namespace)
+            key = values.check_key(ns, p.key)
+            kind, text = values.to_text(ns, key, p.value)
+            if p.ttl is not None and not (isinstance(p.ttl, (int, float)) and p.ttl > 0):
+                raise InvalidMemoryError(f"ttl of {key!r}: a positive number of seconds or None, got {p.ttl!r}")
+            index = self.index if p.index is None else p.index
+            checked[(ns, key)] = (p, kind, text, fieldsmod.stored_fields(key, p.meta, kind, p.value),
+                                  fieldsmod.index_texts(kind, p.value, text, index))
+        items = list(checked.items())  # a key put twice in one call: the last one wins
+        to_embed = [(i, path, t) for i, (_, c) in enumerate(items) for path, t in c[4].items()]
+        packed = vectors.pack(self._vectors([t for _, _, t in to_embed]), self.scheme) if to_embed else []
+        records = self.coder.encode([c[2] for _, c in items], [self.policy(ns) for (ns, _), _ in items],
+                                    [c[1] == values.JSON for _, c in items])
+        needed = {r.profile for r in records if r.profile}
+        profiles = {p: i for i, p in enumerate(self.db.profiles(needed))}
+        rows = []
+        for ((ns, key), (p, kind, text, flds, _)), rec in zip(items, records):
+            body = encode_record(rec, profiles)
+            rows.append(Row(values.join(ns), key, kind, body, crc(body), flds, len(text.encode()), now, now,
+                            now + p.ttl if p.ttl else None, p.ttl))
+        for (i, path, _), blob in zip(to_embed, packed):
+            rows[i].vectors.append((path, blob))
+        self.db.write(rows)
+
+    def delete(self, namespace, key: str) -> bool:
+        """Remove a memory; False if there was none."""
+        ns = values.check_namespace(namespace)
+        return self.db.delete(values.join(ns), [values.check_key(ns, key)]) > 0
+
+    def sweep(self) -> int:
+        """Delete the memories whose TTL ran out; how many."""
+        return self.db.sweep(time.time())
+
+    # -- reading
+    def get(self, namespace, key: str, *, refresh_ttl: bool = True) -> Memory | None:
+        """The memory under namespace and key, or None."""
+        return self.get_many([(namespace, key)], refresh_ttl=refresh_ttl)[0]
+
+    def get_many(self, pairs, *, refresh_ttl: bool = True) -> list[Memory | None]:
+        """The memory (or None) for each (namespace, key), in order; their coded records decode together."""
+        now, wanted = time.time(), []
+        for namespace, key in pairs:
+            ns = values.check_namespace(namespace)
+            wanted.append((values.join(ns), values.check_key(ns, key)))
+        by_ns: dict[str, list[str]] = {}
+        for ns, key in wanted:
+            by_ns.setdefault(ns, []).append(key)
+        found = {(r.ns, r.key): r for ns, keys in by_ns.items() for r in self.db.fetch(ns, sorted(set(keys)), now)}
+        rows = list(found.values())
+        memories = dict(zip(found, self.decode_rows(rows)))
+        if refresh_ttl:
+            self.db.refresh([r.id for r in rows if r.ttl], now)
+        return [memories.get(w) for w in wanted]
+
+    def decode_rows(self, rows: list[Row], scores: list[float | None] | None = None) -> list[Memory]:
+        """Memories from rows (one decode batch); CorruptMemoryError naming the first row that does not read."""
+        bad: dict[int, str] = {i: "its checksum does not match" for i, r in enumerate(rows) if crc(r.body) != r.crc}
+        good = [i for i in range(len(rows)) if i not in bad]
+        texts = self.coder.decode([(rows[i].key, rows[i].body) for i in good], self.db.profiles(), self.where)
+        out = []
+        for i, text in zip(good, texts):
+            if isinstance(text, ValueError):
+                bad[i] = str(text)
+                continue
+            r = rows[i]
+            try:
+                value = values.from_text(r.kind, text)
+                meta = fieldsmod.parse_fields(r.fields)[0]
+            except ValueError as exc:
+                bad[i] = f"its value is not the JSON it was ({exc})"
+                continue
+            out.append((i, Memory(values.split(r.ns), r.key, value, meta, r.created_at, r.updated_at,
+                                  scores[i] if scores else None)))
+        if bad:
+            i = min(bad)
+            raise CorruptMemoryError(self.where, values.split(rows[i].ns), rows[i].key, bad[i])
+        return [m for _, m in sorted(out, key=lambda x: x[0])]
+
+    def list(self, namespace, *, limit: int = 100, offset: int = 0) -> list[str]:
+        """Keys in exactly this namespace, newest first (nothing is decoded)."""
+        ns = values.join(values.check_namespace(namespace))
+        return [t[2] for t in self.db.scan(ns, time.time()) if t[1] == ns][offset : offset + limit]
+
+    def list_namespaces(self, *, prefix=(), suffix=(), max_depth: int | None = None, limit: int = 100,
+                        offset: int = 0, conditions=()) -> list[tuple[str, ...]]:
+        """Namespaces holding memories, sorted: prefix and suffix may hold "*" (any one label), conditions are more
+        (path, is_suffix) pairs; max_depth truncates the namespaces found (duplicates merged)."""
+        conditions = [(tuple(prefix), False), (tuple(suffix), True), *conditions]
+        return nsmod.select((values.split(n) for n in self.db.namespaces(time.time())), conditions, max_depth,
+                            limit, offset)
+
+    def search(self, namespace_prefix=(), query: str | None = None, *, filter: dict | None = None, limit: int = 10,
+               offset: int = 0, refresh_ttl: bool = True, decode: bool = True, query_vector=None) -> list[Memory]:
+        """Memories under a prefix that pass filter: by cosine to query (top-k; unembedded ones after), else newest
+        first. Only the returned page is decoded (decode=False: not even that; values are None). query_vector:
+        the query's embedding, when the caller makes its own."""
+        if query and query_vector is None:
+            query_vector = self._vectors([query])[0]
+        return rank(self, values.check_namespace(namespace_prefix, allow_empty=True), query_vector, filter, limit,
+                    offset, refresh_ttl, decode)
+
+    def embed(self, texts: list[str]):
+        """Vectors for texts, by the store's embed function."""
+        return self._vectors(texts)
+
+    def _vectors(self, texts: list[str]):
+        import numpy as np
+
+        with self._embedder_lock:  # two threads' first searches must not load the model twice
+            if self._embed is None and self._embedder is None:
+                from engine.codecs.quality import Embedder
+
+                self._embedder = Embedder()
+        vecs = np.asarray(self._embed(texts) if self._embed else self._embedder.embed(texts), dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape != (len(texts), self.dims):
+            raise StoreError(f"{self.where}: the embed function gave shape {vecs.shape}, the store holds "
+                             f"{self.dims}-dimension vectors")
+        return vecs
+
+    def policy(self, namespace: tuple[str, ...]) -> Policy:
+        """The coding policy of a namespace: that of its longest configured prefix, else the store's."""
+        best = max((p for p in self.policies if namespace[: len(p)] == p), key=len, default=None)
+        return self.policies[best] if best is not None else self.default_policy
+
+    # -- size
+    def stats(self) -> list[NamespaceStats]:
+        """Memories, bytes in and bytes stored (records and embeddings) per namespace."""
+        return [NamespaceStats(values.split(ns), int(n), int(t or 0), int(b or 0) + int(v or 0))
+                for ns, n, t, b, v in self.db.stats()]
+
+    def file_bytes(self) -> int | None:
+        """Bytes of the store's files on disk (SQLite: the database and its WAL); None for PostgreSQL."""
+        if is_dsn(self.where):
+            return None
+        return sum(Path(self.where + s).stat().st_size for s in ("", "-wal") if Path(self.where + s).exists())
+
+    # -- async twins and lifetime
+    async def aput(self, *args, **kwargs):
+        return await asyncio.to_thread(self.put, *args, **kwargs)
+
+    async def aput_many(self, puts):
+        return await asyncio.to_thread(self.put_many, puts)
+
+    async def aget(self, *args, **kwargs):
+        return await asyncio.to_thread(self.get, *args, **kwargs)
+
+    async def aget_many(self, *args, **kwargs):
+        return await asyncio.to_thread(self.get_many, *args, **kwargs)
+
+    async def adelete(self, *args):
+        return await asyncio.to_thread(self.delete, *args)
+
+    async def alist(self, *args, **kwargs):
+        return await asyncio.to_thread(self.list, *args, **kwargs)
+
+    async def alist_namespaces(self, **kwargs):
+        return await asyncio.to_thread(self.list_namespaces, **kwargs)
+
+    async def asearch(self, *args, **kwargs):
+        return await asyncio.to_thread(self.search, *args, **kwargs)
+
+    def close(self) -> None:
+        """Close the database connections and the engines this store opened (not one it was handed)."""
+        self.db.close()
+        self.coder.close()
+
+    def __enter__(self) -> "MemoryStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["MemoryStore", "Put", "NamespaceStats", "Memory"]
