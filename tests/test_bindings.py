@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import llama_cpp
-from bindings import (
+from bindings import (  # first: it sets GGML_CPU_TILED_MM_FORCE before llama.cpp loads (selftest.verdict_path)
     PINNED_LLAMA_CPP_PYTHON, Batch, Context, ContextParams, GrammarError, KVCacheFull, LlamaError, Model, ModelLoadError,
     Sampler, backend_report,
 )
+import llama_cpp
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.api import Engine
 from engine.codecs.item import Item
 from engine.codecs.lossless.codec import SelectiveCodec
 from engine.codecs.profiles import PORTABLE_KERNELS, REFERENCES
@@ -66,7 +65,7 @@ def test_doctor_names_the_kernels_amx_and_the_profile_references(tmp_path):
     assert "1 = a5fd3b62230aa5ec.r1." in out and f"lossless profile: {PORTABLE_KERNELS}" in out
 
 
-def test_a_prefill_of_128_tokens_and_more_in_every_mode(model_path, lossless_model_path):
+def test_a_prefill_of_128_tokens_and_more_in_every_mode(model_path, lossless_engine):
     from engine.core.generator import BatchedGenerator
     from engine.core.runner import ModelRunner
     from engine.core.sequence import Request
@@ -79,9 +78,9 @@ def test_a_prefill_of_128_tokens_and_more_in_every_mode(model_path, lossless_mod
         assert result.num_prompt_tokens == len(prompt) and result.tokens
     # Lossless and the ratio knob: three memories at once fill 126-row ubatches (3 streams x 42 tokens).
     texts = [json.loads(line)["text"][:700] for line in (ROOT / "tests/data/conversations.jsonl").open()][:3]
-    with Engine(str(lossless_model_path), mode="lossless") as engine:
-        assert min(len(engine.compressor.tokenizer.encode(t)) for t in texts) >= 128
-        records = engine.compress(texts)
-        assert engine.reconstruct(records) == texts
-        (record,) = SelectiveCodec(engine.compressor, ratio=20).compress([Item("k", texts[0])])
+    engine = lossless_engine
+    assert min(len(engine.compressor.tokenizer.encode(t)) for t in texts) >= 128
+    records = engine.compress(texts)
+    assert engine.reconstruct(records) == texts
+    (record,) = SelectiveCodec(engine.compressor, ratio=20).compress([Item("k", texts[0])])
     assert record.kind == "kept" and record.stored_bytes < len(texts[0])
