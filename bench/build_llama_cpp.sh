@@ -4,7 +4,7 @@
 #
 #   bench/build_llama_cpp.sh [BACKEND] [TARGET ...]
 #     BACKEND: cpu (default: -march=native, the build machine's best kernels) | avx2 (x86-64-v3 only, exactly
-#              semzip's own build: bench/x86-64-v3.cmake-flags) | cuda | vulkan      TARGET: default llama-server
+#              semzip's own build: the Makefile's PORTABLE_CMAKE_ARGS) | cuda | vulkan      TARGET: default llama-server
 #
 # Prints the folder holding the binaries (and libllama.so / libggml*.so for LLAMA_CPP_LIB_PATH) on its
 # last line. Idempotent: an existing build is reused. Extra CMake flags: EXTRA_CMAKE_ARGS="...".
@@ -25,7 +25,7 @@ BUILD=$ROOT/build-$BACKEND
 
 case $BACKEND in
   cpu) FLAGS=() ;;
-  avx2) mapfile -t FLAGS < <(grep -v '^#' "$HERE/bench/x86-64-v3.cmake-flags" | grep -v LLAVA) ;;
+  avx2) read -ra FLAGS <<< "$(make -s -C "$HERE" portable-cmake-args | sed 's/-DLLAVA_BUILD=OFF//')" ;;
   cuda) FLAGS=(-DGGML_CUDA=on "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCH:-90}") ;;
   vulkan) FLAGS=(-DGGML_VULKAN=on) ;;
   *) echo "unknown backend '$BACKEND' (cpu, avx2, cuda or vulkan)" >&2; exit 2 ;;

@@ -4,13 +4,13 @@
 #
 # Why: a GGML_NATIVE build carries the build machine's best kernels (AVX-512, AMX). On another CPU it can die
 # with SIGILL, and its lossless records decode only where the same kernels compute the same floats. This build
-# compiles exactly one kernel set (AVX, AVX2, FMA, F16C, BMI2: the `cpu-x86-64-v3` numerics profile of
-# engine/codecs/lossless/profile.py), with AVX-512, AVX-VNNI and AMX off, so it runs on every x86-64 server of the
+# compiles exactly one kernel set (the Makefile's PORTABLE_CMAKE_ARGS: AVX, AVX2, FMA, F16C, BMI2, the
+# `cpu-x86-64-v3` numerics profile), with AVX-512, AVX-VNNI and AMX off, so it runs on every x86-64 server of the
 # last ten years and codes the same bits on each.
 #
 # The wheel is kept in ~/.cache/semzip/wheels/<key>, the key a hash of the version, these flags and the compiler,
 # so a wheel built with other flags (pip's own cache holds it by version alone) can never be picked up instead.
-#   PYTHON=.venv/bin/python bench/build_portable_wheel.sh
+#   PYTHON=.venv/bin/python bench/build_portable_wheel.sh     (CMAKE_ARGS: default the Makefile's PORTABLE_CMAKE_ARGS)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,8 +18,8 @@ PYTHON=${PYTHON:-python3}
 VERSION=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' "$HERE/pyproject.toml" | head -1)
 [ -n "$VERSION" ] || { echo "no llama-cpp-python==X pin found in pyproject.toml" >&2; exit 2; }
 
-# One list, read by the Makefile's install and by bench/build_llama_cpp.sh's `avx2` backend.
-FLAGS=$(grep -v '^#' "$HERE/bench/x86-64-v3.cmake-flags" | tr '\n' ' ' | sed 's/  */ /g; s/ $//')
+FLAGS=${CMAKE_ARGS:-$(make -s -C "$HERE" portable-cmake-args)}
+case " $FLAGS " in *" -DGGML_NATIVE=OFF "*) ;; *) echo "refusing a build without -DGGML_NATIVE=OFF: $FLAGS" >&2; exit 2 ;; esac
 CC_ID=$(${CC:-cc} --version | head -1)
 KEY=$(printf '%s\n%s\n%s\n%s\n' "$VERSION" "$FLAGS" "$CC_ID" "$(uname -m)" | sha256sum | cut -c1-16)
 OUT=${SEMZIP_WHEEL_CACHE:-$HOME/.cache/semzip/wheels}/llama-cpp-python-$VERSION-x86-64-v3-$KEY

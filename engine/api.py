@@ -152,7 +152,7 @@ def _lossless_kernels(n_gpu_layers: int) -> str:
         raise UsageError(f"lossless coding runs only on the portable CPU kernels {PORTABLE_KERNELS} (AVX2, FMA, "
                          f"F16C), so that its records read back on every x86-64 machine; this llama.cpp build runs "
                          f"{kernels}: unset LLAMA_CPP_LIB_PATH (semzip's own build), or build yours with "
-                         f"bench/x86-64-v3.cmake-flags")
+                         f"the Makefile's PORTABLE_CMAKE_ARGS")
     missing = cpu.cpu_info().missing_portable
     if missing:
         raise UnsupportedCpu(f"this CPU ({cpu.cpu_info().model}) cannot run the portable lossless profile "

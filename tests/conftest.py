@@ -78,7 +78,7 @@ def pg_server_dsn():
         pytest.skip("psycopg is not installed (pip install 'semzip[postgres]'; make install does)")
     server = pg_server.Server() if _can_try() else None
     if server is None:
-        pytest.skip("no PostgreSQL server binaries here (apt-get install postgresql; .ci/run does)")
+        pytest.skip("no PostgreSQL server binaries here (apt-get install postgresql; make test does as root)")
     try:
         dsn = server.start()
     except pg_server.Unavailable as exc:

@@ -42,7 +42,7 @@ def run_doctor(out=print) -> int:
     portable = kernels == PORTABLE_KERNELS
     out(f"CPU kernels in use: {kernels}{' (x86-64-v3: AVX AVX2 FMA F16C BMI2), every mode' if portable else ''}")
     out(f"lossless profile: {PORTABLE_KERNELS if portable else 'refused: this build is not ' + PORTABLE_KERNELS}"
-        f"{'' if portable else ' (unset LLAMA_CPP_LIB_PATH, or build with bench/x86-64-v3.cmake-flags)'}")
+        f"{'' if portable else ' (unset LLAMA_CPP_LIB_PATH, or build with PORTABLE_CMAKE_ARGS of the Makefile)'}")
     out("profile references in JSON lines (z1 = lossless under 1):")
     for number, key in REFERENCES.items():
         out(f"  {number} = {key}")

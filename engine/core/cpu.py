@@ -1,7 +1,7 @@
 """The CPU this process runs on, read before llama.cpp is loaded: its build needs x86-64-v3 (AVX2, FMA, F16C, BMI2).
 
-semzip's llama.cpp is compiled for exactly that kernel set (bench/x86-64-v3.cmake-flags), never for the build
-machine, so it runs on every x86-64 server of the last ten years and codes the same bits on each. On a CPU without
+semzip's llama.cpp is compiled for exactly that kernel set (the Makefile's PORTABLE_CMAKE_ARGS), never for the
+build machine, so it runs on every x86-64 server of the last ten years and codes the same bits on each. On a CPU without
 it, loading the library could die with SIGILL; this check turns that into a clear error first.
 """
 from __future__ import annotations
