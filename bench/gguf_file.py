@@ -1,4 +1,4 @@
-"""Just enough of the GGUF format (v3) to read a model's metadata and tensor list and to write a new file.
+"""Just enough of the GGUF format (v3) to read a model's metadata, tensor list and output matrix, and to write a file.
 
 No dependency beyond numpy: the `gguf` package would have to travel to the air-gapped GPU machine and
 match the vendored llama.cpp's enums. Block sizes and byte layouts follow ggml-common.h.
@@ -177,3 +177,29 @@ def write(path: str | Path, metadata: dict[str, Value], tensors: list[TensorInfo
             if f.tell() - before != t.num_bytes:
                 raise AssertionError(f"{t.name}: wrote {f.tell() - before} bytes, expected {t.num_bytes}")
         f.write(b"\0" * (_pad(f.tell() - start) - (f.tell() - start)))
+
+
+def tensor(path: str | Path, gguf: GGUF, name: str) -> tuple[TensorInfo, np.ndarray]:
+    """A tensor's info and its raw bytes, memory-mapped read-only."""
+    info = next((t for t in gguf.tensors if t.name == name), None)
+    if info is None:
+        raise KeyError(f"{path} has no tensor {name!r}")
+    return info, np.memmap(path, np.uint8, "r", offset=gguf.data_offset + info.offset, shape=(info.num_bytes,))
+
+
+def dequantize(info: TensorInfo, raw: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+    """Rows of a 2-D F32, F16 or Q8_0 tensor as float32 (shape[0] values per row); each value is computed by
+    one IEEE operation at most (Q8_0: f16 scale times int8), so the result is the same on every machine."""
+    width, n_rows = info.shape[0], int(np.prod(info.shape[1:], dtype=np.int64))
+    per_block, block_bytes = BLOCKS[info.type]
+    data = raw.reshape(n_rows, width // per_block * block_bytes)[rows]
+    if info.type == F32:
+        return data.view("<f4").astype(np.float32)
+    if info.type == F16:
+        return data.view("<f2").astype(np.float32)
+    if info.type == Q8_0:
+        blocks = data.reshape(data.shape[0], width // 32, 34)
+        scale = np.ascontiguousarray(blocks[:, :, :2]).view("<f2").astype(np.float32)
+        quants = np.ascontiguousarray(blocks[:, :, 2:]).view(np.int8).astype(np.float32)
+        return (quants * scale).reshape(data.shape[0], width)
+    raise ValueError(f"{info.name}: {TYPE_NAMES.get(info.type, info.type)} rows cannot be read here (F32, F16, Q8_0)")

@@ -61,6 +61,11 @@ ggml_backend_dev_name = _declare("ggml_backend_dev_name", [ctypes.c_void_p], cty
 ggml_backend_dev_description = _declare("ggml_backend_dev_description", [ctypes.c_void_p], ctypes.c_char_p)
 # enum ggml_backend_dev_type: 0 CPU, 1 GPU, 2 IGPU, 3 ACCEL
 ggml_backend_dev_type = _declare("ggml_backend_dev_type", [ctypes.c_void_p], ctypes.c_int)
+# Graph nodes, for the eval callback that captures the final hidden state (bindings/context.py).
+ggml_get_name = _declare("ggml_get_name", [ctypes.c_void_p], ctypes.c_char_p)
+ggml_nbytes = _declare("ggml_nbytes", [ctypes.c_void_p], ctypes.c_size_t)
+ggml_backend_tensor_get = _declare(
+    "ggml_backend_tensor_get", [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t], None)
 ggml_backend_dev_memory = _declare(
     "ggml_backend_dev_memory",
     [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)],

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bindings._lib import C
+from bindings._lib import C, ggml_backend_tensor_get, ggml_get_name, ggml_nbytes
 from bindings.batch import Batch
 from bindings.errors import ContextError, DecodeAborted, KVCacheFull, LlamaError
 from bindings.model import Model
@@ -35,6 +35,9 @@ class ContextParams:
     n_threads_batch: int = 0
     flash_attn: int = -1  # llama_flash_attn_type: -1 auto, 0 off, 1 on
     swa_full: bool = False  # full-size sliding-window caches (more memory, no cell reuse)
+    # The graph node whose rows decode() keeps (ggml's name for it, "result_norm": the final hidden state of each
+    # output row); the graph stops there, so the output projection is never computed and there are no logits.
+    capture: str | None = None
 
     def __post_init__(self):
         if self.n_ctx < 16 or self.n_batch < 1 or self.n_ubatch < 1 or self.n_seq_max < 1:
@@ -59,6 +62,11 @@ class Context:
         cp.no_perf = False
         cp.flash_attn_type = params.flash_attn
         cp.swa_full = params.swa_full
+        width = C.llama_model_n_embd(model.handle)
+        self._captured = _Capture(params.capture, params.n_batch, width) if params.capture else None
+        if self._captured is not None:
+            cp.cb_eval = self._captured.callback
+            cp.cb_eval_user_data = None
         handle = C.llama_init_from_model(model.handle, cp)
         if not handle:
             raise ContextError(f"llama.cpp could not create a context {params} for model {model.path}")
@@ -98,6 +106,25 @@ class Context:
         if rc == 2:
             raise DecodeAborted("llama_decode aborted")
         raise LlamaError(f"llama_decode failed with code {rc} for a batch of {batch.n_tokens} tokens")
+
+    def captured(self, n_outputs: int) -> np.ndarray:
+        """The captured node's rows of the last decode, one per entry that asked for output, as an
+        (n_outputs, width) float32 view (valid until the next decode)."""
+        cap = self._captured
+        if cap is None:
+            raise LlamaError("this context captures no graph node (ContextParams.capture)")
+        if cap.rows != n_outputs:
+            raise LlamaError(f"the last decode captured {cap.rows} rows of {cap.name!r}, not {n_outputs}: "
+                             f"the model's graph has no node of that name, or the node is not per output row")
+        return cap.buf[:n_outputs]
+
+    def decode_captured(self, batch: Batch, n_outputs: int) -> np.ndarray:
+        """decode(), then captured(n_outputs); a decode that never reached the node raises."""
+        self._captured.rows = -1
+        self.decode(batch)
+        if n_outputs == 0 and self._captured.rows in (-1, 0):  # nothing asked for output: no rows to capture
+            return self._captured.buf[:0]
+        return self.captured(n_outputs)
 
     def all_logits(self, n_outputs: int) -> np.ndarray:
         """Logits of every entry whose flag was set, in batch order, as one (n_outputs, n_vocab) float32 view
@@ -143,3 +170,28 @@ class Context:
 
     def perf_reset(self) -> None:
         C.llama_perf_context_reset(self.handle)
+
+
+class _Capture:
+    """ggml's eval callback: asked of each graph node in order whether we want it; on the named node it copies
+    the node's rows and answers False, which ends the graph's computation there (ggml_backend_sched stops the
+    split). Nodes before it run as one graph view, exactly as they would without the callback."""
+
+    def __init__(self, name: str, max_rows: int, width: int):
+        self.name = name
+        self._name = name.encode()
+        self.buf = np.empty((max_rows, width), dtype=np.float32)
+        self.rows = -1  # rows of the last capture; -1 none yet, -2 a node of another shape
+        self.callback = C.ggml_backend_sched_eval_callback(self._on_node)  # kept alive with the context
+
+    def _on_node(self, tensor, ask: bool, _user_data) -> bool:
+        if ask:
+            return ggml_get_name(tensor) == self._name
+        nbytes = ggml_nbytes(tensor)
+        row_bytes = 4 * self.buf.shape[1]
+        if nbytes % row_bytes or nbytes > self.buf.nbytes:
+            self.rows = -2
+        else:
+            ggml_backend_tensor_get(tensor, self.buf.ctypes.data, 0, nbytes)
+            self.rows = nbytes // row_bytes
+        return False

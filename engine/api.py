@@ -4,10 +4,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 from collections.abc import Iterable
 
 from engine import models
 from engine.batcher import SubmissionBatcher
+from engine.codecs.decoded import DecodedCache
 from engine.codecs.events import OnItemDone, ignore
 from engine.codecs.item import Item
 from engine.codecs.record import MODEL_CODED, Record, render
@@ -25,6 +27,9 @@ class Engine:
     text, arithmetic-coded under the model's predictions: decoding needs the same model).
     ratio: lossless mode's knob: memories whose exact record would be larger than bytes / ratio keep only
     their most informative spans (verbatim, coded the same way). Summary mode sizes its records to it.
+    read_cache: texts already decoded, served again without the model (read_cache_bytes=0 turns it off).
+    on_read(seconds, decoded): told of each read of model-coded records: the decode's seconds and how many the
+    model decoded (None and 0 when the cache had them all); Monitor.watch_reads wires it.
     """
 
     def __init__(
@@ -34,6 +39,8 @@ class Engine:
         compress_config: CompressConfig = CompressConfig(),
         mode: str = DEFAULT_MODE,
         ratio: float | None = None,
+        read_cache_bytes: int = 64 << 20,
+        read_cache_ttl_s: float = 3600.0,
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -47,6 +54,8 @@ class Engine:
             self.compressor = Compressor(self.runner, compress_config)
         else:
             self.runner, self.compressor = _lossless(self.model_path, self.model_sha, runner_config, ratio)
+        self.read_cache = DecodedCache(read_cache_bytes, read_cache_ttl_s)
+        self.on_read = None
         self._lock = threading.Lock()  # the model runs one call at a time; the batcher merges callers
         self._batcher = SubmissionBatcher(self._compress_locked)
 
@@ -78,10 +87,23 @@ class Engine:
         if coded and self.mode == "summary":
             raise ValueError(f"record {records[coded[0]].id!r} is {records[coded[0]].kind}-coded: open "
                              f"Engine(mode='lossless') with the model that coded it")
-        if coded:
+        todo = []
+        for i in coded:
+            out[i] = self.read_cache.get(records[i])
+            if out[i] is None:
+                todo.append(i)
+        seconds = None
+        if todo:
+            t0 = time.perf_counter()
             with self._lock:
-                for i, text in zip(coded, self.compressor.decompress([records[i] for i in coded])):
-                    out[i] = text
+                texts = self.compressor.decompress([records[i] for i in todo])
+            for i, text in zip(todo, texts):
+                out[i] = text
+                if isinstance(text, str):
+                    self.read_cache.put(records[i], text)
+            seconds = time.perf_counter() - t0
+        if coded and self.on_read is not None:
+            self.on_read(seconds, len(todo))
         for i, rec in enumerate(records):
             if out[i] is None:
                 try:

@@ -23,11 +23,12 @@ def lossless_model_path():
 
 @pytest.fixture(scope="session")
 def lossless_engine(lossless_model_path):
-    """One lossless Engine for the session (32 slots), shared by the lossless, golden and store tests."""
+    """One lossless Engine for the session (32 slots), shared by the lossless, golden and store tests. Its
+    decoded-text cache is off: every test's read must go through the model (test_read_cache turns one on)."""
     from engine.api import Engine
     from engine.core.runner import RunnerConfig
 
-    with Engine(str(lossless_model_path), RunnerConfig(num_slots=32), mode="lossless") as e:
+    with Engine(str(lossless_model_path), RunnerConfig(num_slots=32), mode="lossless", read_cache_bytes=0) as e:
         yield e
 
 

@@ -106,3 +106,44 @@ def test_greedy_argmax_is_the_greedy_samplers_choice(runner, chat_prompt):
         for idx in last:
             assert fast.sample(ctx, idx) == int(C.llama_sampler_sample(ref._chain, ctx.handle, idx))
     runner.reset()
+
+
+def test_a_captured_hidden_state_is_what_the_logits_are_made_of_and_the_graph_stops_there(lossless_model_path):
+    """ContextParams.capture: decode() keeps the final hidden state of each output row and skips the output
+    projection; projected with the GGUF's own output matrix it gives llama.cpp's logits (to its Q8 rounding)."""
+    from bench import gguf_file as gguf
+
+    model = Model(lossless_model_path)
+    tokens = model.tokenize("Melanie: I painted a lake at sunrise last week.", add_special=True, parse_special=False)
+    n = len(tokens)
+    outs = {}
+    for capture in (None, "result_norm"):
+        with Context(model, ContextParams(n_ctx=256, n_batch=64, n_ubatch=64, n_seq_max=1, capture=capture)) as ctx:
+            with Batch(64) as batch:
+                batch.add_many(tokens, list(range(n)), [0] * n, [True] * n)
+                if capture:
+                    outs[capture] = np.array(ctx.decode_captured(batch, n))
+                    with pytest.raises(LlamaError, match="captured"):
+                        ctx.captured(n - 1)
+                else:
+                    ctx.decode(batch)
+                    outs[capture] = np.array(ctx.all_logits(n))
+    meta = gguf.read(lossless_model_path)
+    info, raw = gguf.tensor(lossless_model_path, meta, "token_embd.weight")  # gemma ties its output to it
+    rows = sorted(set(tokens))
+    weights = np.concatenate([gguf.dequantize(info, raw, slice(t, t + 1)) for t in rows])
+    mine = outs["result_norm"].astype(np.float64) @ weights.T.astype(np.float64)
+    theirs = outs[None][:, rows]
+    assert outs["result_norm"].shape == (n, info.shape[0])
+    assert np.abs(mine - theirs).max() < 0.05 * np.abs(theirs).max()
+    model.close()
+
+
+def test_a_capture_of_a_node_the_graph_lacks_is_an_error(lossless_model_path):
+    model = Model(lossless_model_path)
+    with Context(model, ContextParams(n_ctx=64, n_batch=8, n_ubatch=8, n_seq_max=1, capture="no_such_node")) as ctx:
+        with Batch(8) as batch:
+            batch.add_many([2, 3], [0, 1], [0, 0], [False, True])
+            with pytest.raises(LlamaError, match="no node of that name"):
+                ctx.decode_captured(batch, 1)
+    model.close()

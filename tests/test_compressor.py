@@ -76,8 +76,8 @@ def test_parse_and_fact_merge_helpers():
     assert clean_text("a\x00b\tc\nd\x1b") == "ab\tc\nd"
 
 
-def test_16_concurrent_callers_are_batched_together_and_get_their_own_results(engine):
-    names = "Amy Bob Cid Dee Eve Fay Gus Hal Ida Ray Kim Lou Max Ned Oli Pam".split()
+def test_6_concurrent_callers_are_batched_together_and_get_their_own_results(engine):
+    names = "Amy Bob Cid Dee Eve Fay".split()
     texts = [DIALOGUE.replace("Tom", name) for name in names]
     batches_before = engine._batcher.num_batches
     got, errors = {}, []

@@ -16,7 +16,7 @@ from corpus import dialogues, write_jsonl
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = write_jsonl(tmp_path_factory.mktemp("corpus") / "in.jsonl", dialogues()[:6])
+    path = write_jsonl(tmp_path_factory.mktemp("corpus") / "in.jsonl", dialogues()[:5])
     with path.open("a") as f:
         f.write("not json\n")
     return path
@@ -34,7 +34,7 @@ def test_second_run_is_all_cache_hits_and_identical(corpus, reference, tmp_path,
     store = str(reference) + ".semzip.db"
     assert main(["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "2", "--store", store]) == 1
     assert out.read_bytes() == reference.read_bytes()
-    assert "cache hits / misses                             6 / 0" in capsys.readouterr().err
+    assert "cache hits / misses                             5 / 0" in capsys.readouterr().err
 
 
 def test_resume_after_sigkill_is_byte_identical(corpus, reference, tmp_path):
@@ -77,17 +77,17 @@ def test_corrupt_store_is_a_clear_error(tmp_path, capsys, model_path):
 
 
 def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tmp_path):
-    # At cosine 0.4 the first six dialogues group as [0, 4, 1, 2, 3, 5] (their MiniLM cosines lie in 0.25-0.44).
+    # At cosine 0.4 the first five dialogues group as [0, 4, 1, 2, 3] (their MiniLM cosines lie in 0.25-0.44).
     out, summary = tmp_path / "grouped.jsonl", tmp_path / "summary.json"
     argv = ["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "8", "--group", "0.4"]
     assert main(argv + ["--summary-json", str(summary)]) == 1
     ids = lambda p: [json.loads(line)["id"] for line in p.open()]  # noqa: E731
     assert ids(out) == ids(reference)
-    assert [json.loads(line)["k"] for line in out.open()] == ["l"] * 6 + ["e"]
+    assert [json.loads(line)["k"] for line in out.open()] == ["l"] * 5 + ["e"]
     s = json.loads(summary.read_text())
-    assert s["records"] == 7 and s["failed"] == 1 and s["kinds"] == {"llm": 6, "error": 1}
+    assert s["records"] == 6 and s["failed"] == 1 and s["kinds"] == {"llm": 5, "error": 1}
     assert 0 < s["checkpoint_s"] < s["wall_s"]
-    assert s["prompt_tokens"] > 6 * 50 and s["generated_tokens"] > 6 * 10
+    assert s["prompt_tokens"] > 5 * 50 and s["generated_tokens"] > 5 * 10
 
 
 def test_without_the_persistent_cache_a_rerun_recomputes(tmp_path, capsys, model_path):

@@ -43,6 +43,7 @@ class RunnerConfig:
     use_extra_bufts: bool = True  # weight repacking; off where logits must not depend on the ubatch's shape
     swa_full: bool = False
     warm_up: bool = True  # each run starts with one sequence, one more per finish: results come early (Scheduler)
+    capture: str | None = None  # forward() returns this graph node's rows (the hidden state), not logits
 
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:
@@ -70,6 +71,7 @@ class ModelRunner:
                     n_threads=config.n_threads,
                     flash_attn=config.flash_attn,
                     swa_full=config.swa_full,
+                    capture=config.capture,
                 ),
             )
         except Exception:
@@ -122,11 +124,14 @@ class ModelRunner:
 
     def forward(self, tokens, positions, seq_ids, wants_logits) -> np.ndarray:
         """One llama_decode over explicit entries (parallel sequences of equal length); returns the logits of
-        the entries that asked for them, in order, as an (n, n_vocab) view valid until the next decode."""
+        the entries that asked for them, in order, as an (n, n_vocab) view valid until the next decode (with
+        config.capture: that node's rows instead, (n, n_embd), the projection never computed)."""
         self.batch.clear()
         self.batch.add_many(tokens, positions, seq_ids, wants_logits)
-        self.ctx.decode(self.batch)
         n_out = int(np.count_nonzero(wants_logits))
+        if self.config.capture:
+            return self.ctx.decode_captured(self.batch, n_out)
+        self.ctx.decode(self.batch)
         return self.ctx.all_logits(n_out) if n_out else np.empty((0, self.model.n_vocab), dtype=np.float32)
 
     def drop_seq(self, seq_id: int) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
 
+from engine.codecs.decoded import DECODED_CACHE  # the read side's cache of decoded texts
 from engine.codecs.record import KINDS
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 QUALITY_BUCKETS = tuple(i / 20 for i in range(21))
 FUNCTION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)  # host calls: ms to 1 min
+
 RECORD_CACHE = "records"  # the batch processor's cache; host functions under @semzip_cached add their own names
 
 
@@ -72,6 +74,8 @@ class Metrics:
         self.gpu_mem = Gauge("semzip_gpu_memory_used_bytes", "GPU memory used", ["gpu"], registry=own)
         self.gpu_power = Gauge("semzip_gpu_power_watts", "GPU power draw", ["gpu"], registry=own)
         self.gpu_energy = Counter("semzip_gpu_energy_joules", "GPU energy used", ["gpu"], registry=own)
+        self.reconstruct = Histogram("semzip_reconstruct_seconds", "One decode of model-coded records (a read that "
+                                     "missed the decoded-text cache)", m, buckets=LATENCY_BUCKETS, registry=own)
         self.function_latency = Histogram("semzip_function_latency_seconds", "Host functions under @semzip_timed",
                                           ["function"], buckets=FUNCTION_BUCKETS, registry=own)
         registry.register(_WithoutCreated(own))
@@ -82,6 +86,8 @@ class Metrics:
         for metric in (self.prompt_tokens, self.gen_tokens, self.bytes_in, self.bytes_out, self.ratio, self.quality):
             metric.labels(model)
         self.init_cache(RECORD_CACHE)
+        self.init_cache(DECODED_CACHE)
+        self.reconstruct.labels(model)
         self.errors.labels("bad_input")
         for window in ("run", "last_minute"):
             self.throughput.labels(window)

@@ -20,7 +20,7 @@ from engine.codecs.events import ItemDone
 from engine.codecs.record import Record
 from engine.jobs.store import RunStore
 from engine.observe.gpu import GpuProbe
-from engine.observe.metrics import RECORD_CACHE, Metrics
+from engine.observe.metrics import DECODED_CACHE, RECORD_CACHE, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,16 @@ class Monitor:
             self.metrics.cache_misses.labels(name).inc(stats["misses"] - misses)
             self.metrics.cache_entries.labels(name).set(stats["size"])
             self._cache_seen[name] = (stats["hits"], stats["misses"])
+
+    def watch_reads(self, engine) -> None:
+        """Count an Engine's reads: each decode's latency (semzip_reconstruct_seconds) and its decoded-text cache."""
+        def on_read(seconds: float | None, decoded: int) -> None:
+            if seconds is not None:
+                self.metrics.reconstruct.labels(self.model).observe(seconds)
+            self.on_cache(engine.read_cache.stats(), DECODED_CACHE)
+
+        engine.on_read = on_read
+        self.on_cache(engine.read_cache.stats(), DECODED_CACHE)
 
     def on_plan(self, rungs: list[str], causes: tuple[str, ...]) -> None:
         """The fallback ladder's rungs, top first, and the causes a rung can fail for: their series start at zero."""

@@ -58,8 +58,10 @@ def unpack_payload(payload: bytes) -> list[tuple[int, bytes]]:
 class LosslessCodec:
     """Codes many memories at once over one runner built with Regime.runner_config."""
 
-    def __init__(self, runner, model_sha: str, kernels: str = PORTABLE_KERNELS, regime: Regime = Regime()):
-        """kernels: the numerics profile's name for what runs the model (cpu-x86-64-v3, or a GPU's)."""
+    def __init__(self, runner, model_sha: str, kernels: str = PORTABLE_KERNELS, regime: Regime = Regime(),
+                 lane_tokens: int | None = None):
+        """kernels: the numerics profile's name for what runs the model (cpu-x86-64-v3, or a GPU's).
+        lane_tokens: cut memories longer than this into about that many tokens per segment (lanes)."""
         self.runner = runner
         self.regime = regime
         self.tokenizer = ExactTokenizer(runner.model)
@@ -69,10 +71,15 @@ class LosslessCodec:
         self.config = regime  # what the batch processor's cache keys and resume checks fingerprint
         # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
         self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
+        self.lane_tokens = lane_tokens
 
     def segments(self, tokens: list[int]) -> list[list[int]]:
-        n = self.segment_tokens
-        return [tokens[i : i + n] for i in range(0, len(tokens), n)] or [[]]
+        """Balanced pieces of at most segment_tokens (a KV stream's room) and, with lane_tokens, of about that
+        many: a record's segments decode as parallel streams, so k of them read back in 1/k of the steps."""
+        n = len(tokens)
+        k = max(-(-n // self.segment_tokens), -(-n // self.lane_tokens) if self.lane_tokens else 1, 1)
+        bounds = [n * i // k for i in range(k + 1)]
+        return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def compress(self, items: list[Item], on_done: OnItemDone = ignore, with_bits: bool = False):
         """One record per item, in order (with_bits: also each item's per-token surprisal, for the ratio knob).
