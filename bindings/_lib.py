@@ -12,13 +12,21 @@ import sys
 import threading
 from pathlib import Path
 
-# Whether this process's ggml can have read GGML_CPU_TILED_MM_FORCE before we set it: llama.cpp was imported by
-# someone else first, with the variable not already 1. Then only a fresh self-test can vouch for the regime.
-FORCE_SET_BEFORE_LOAD = "llama_cpp" not in sys.modules or os.environ.get("GGML_CPU_TILED_MM_FORCE") == "1"
-# ggml reads this once per process, at its first matmul: set before llama.cpp is loaded, so every model of the
-# process runs the K-quant tiled kernel at every row count, and a row's logits do not depend on how many rows
-# share its ubatch (lossless mode's canonical regime; engine/codecs/lossless/regime.py). A host may set 0.
-os.environ.setdefault("GGML_CPU_TILED_MM_FORCE", "1")
+# ggml's CPU matmul switches, read once per process at its first matmul. Unless the host set them, K-quant weights
+# run ggml's vec_dot kernels at every row count (its tiled kernel, off here, takes over at 8 rows unless forced, and
+# forced it is twice as slow for the few rows of a decode step): each row then gets the same bits however many rows
+# share its ubatch, which lossless mode's canonical regime needs (engine/codecs/lossless/regime.py). Repacked weights
+# (summary mode) never take the tiled path, so this changes nothing there.
+KERNEL_ENV = ("GGML_CPU_TILED_MM", "GGML_CPU_TILED_MM_FORCE")
+# Whether ggml can only have read them as they are now: llama.cpp was not loaded before, or the host had set them.
+KERNEL_ENV_SET_BEFORE_LOAD = "llama_cpp" not in sys.modules or KERNEL_ENV[0] in os.environ
+os.environ.setdefault(KERNEL_ENV[0], "0")
+
+
+def kernel_env() -> dict[str, str]:
+    """The matmul switches as ggml reads them (unset ones as ggml's defaults: tiled on, not forced)."""
+    return {name: os.environ.get(name, default) for name, default in zip(KERNEL_ENV, ("1", "0"))}
+
 
 import llama_cpp  # noqa: E402
 from llama_cpp import llama_cpp as C  # noqa: E402

@@ -28,7 +28,8 @@ class BackendReport:
     supports_gpu_offload: bool = False
     system_info: str = ""
     library: str = ""  # the native libraries' folder, sizes and times (_lib.library_identity)
-    force_set_before_load: bool = True  # GGML_CPU_TILED_MM_FORCE was 1 before ggml could read it
+    kernel_env: dict[str, str] = field(default_factory=dict)  # ggml's CPU matmul switches (_lib.kernel_env)
+    kernel_env_set_before_load: bool = True  # they were as they are now before ggml could read them
 
     @property
     def gpus(self) -> list[Device]:
@@ -64,5 +65,6 @@ def backend_report() -> BackendReport:
         supports_gpu_offload=bool(C.llama_supports_gpu_offload()),
         system_info=C.llama_print_system_info().decode(errors="replace").strip(),
         library=_lib.library_identity(),
-        force_set_before_load=_lib.FORCE_SET_BEFORE_LOAD,
+        kernel_env=_lib.kernel_env(),
+        kernel_env_set_before_load=_lib.KERNEL_ENV_SET_BEFORE_LOAD,
     )

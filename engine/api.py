@@ -186,9 +186,13 @@ def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | 
     """A runner in the canonical regime, proven by the self-test, and the codec over it."""
     from engine.codecs.lossless import selftest
     from engine.codecs.lossless.codec import LosslessCodec, SelectiveCodec
-    from engine.codecs.lossless.regime import Regime
+    from engine.codecs.lossless.regime import REGIME_ID, Regime, process_regime, regime_env_hint
 
-    regime = Regime()
+    current = process_regime()  # ggml's matmul switches, as bindings (or the host) set them before it loaded
+    if current is None:
+        raise selftest.RegimeError(f"lossless mode needs llama.cpp loaded with {regime_env_hint(REGIME_ID)} (semzip "
+                                   f"sets them when it is imported before any other llama.cpp user; or export them)")
+    regime = Regime(id=current)
     config = regime.runner_config(max(runner_config.num_slots, 8), runner_config.n_gpu_layers, runner_config.n_threads)
     runner = ModelRunner(path, config)
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bindings import (  # first: it sets GGML_CPU_TILED_MM_FORCE before llama.cpp loads (selftest.verdict_path)
+from bindings import (  # first: it sets ggml's matmul switches before llama.cpp loads (selftest.verdict_path)
     PINNED_LLAMA_CPP_PYTHON, Batch, Context, ContextParams, GrammarError, KVCacheFull, LlamaError, Model, ModelLoadError,
     Sampler, backend_report,
 )

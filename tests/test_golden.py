@@ -2,7 +2,8 @@
 
 These files are the format's promise (docs/FORMAT.md): a record read back on any x86-64 machine with AVX2, years
 later. If they stop decoding, something changed the numerics (the build's kernels, the regime, the coder) and every
-stored memory is at risk: CI fails. Format 2 records, written by the release before (v2/), decode too.
+stored memory is at risk: CI fails. p3/ holds this release's (profile 3, regime r2); the folder above, regime r1's
+(profile 1, the release before); v2/, format 2 records by the release before that.
 """
 import json
 from pathlib import Path
@@ -24,32 +25,52 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-@pytest.fixture(scope="module")
-def golden() -> list[Record]:
-    lines = [Record.from_json(line) for line in _lines(GOLDEN / "records.jsonl")]
-    boxed = list(Container(GOLDEN / "records.szr"))
+def _golden(folder: Path) -> list[Record]:
+    lines = [Record.from_json(line) for line in _lines(folder / "records.jsonl")]
+    boxed = list(Container(folder / "records.szr"))
     assert [r.to_json() for r in boxed] == [r.to_json() for r in lines]  # the same records in both forms
+    assert [r.to_json() for r in lines] == _lines(folder / "records.jsonl")  # this release writes the same bytes
     return lines
 
 
-def test_golden_records_cover_what_the_format_promises(golden):
-    kinds = {r.id: r.kind for r in golden}
+@pytest.fixture(scope="module")
+def golden() -> list[Record]:
+    return _golden(GOLDEN)
+
+
+@pytest.fixture(scope="module")
+def golden_r2() -> list[Record]:
+    return _golden(GOLDEN / "p3")
+
+
+@pytest.mark.parametrize("which, number", [("golden", 1), ("golden_r2", 3)])
+def test_golden_records_cover_what_the_format_promises(which, number, request):
+    records = request.getfixturevalue(which)
+    kinds = {r.id: r.kind for r in records}
     assert kinds == {"chat-ascii": "lossless", "non-latin-emoji": "lossless", "two-segments": "lossless",
                      "ratio-16": "kept"}
-    assert {r.profile for r in golden} == {REFERENCES[1]}  # the portable CPU profile, by its number
-    assert [r.to_json() for r in golden] == _lines(GOLDEN / "records.jsonl")  # this release writes the same bytes
-    texts = _texts(GOLDEN / "texts.jsonl")
+    assert {r.profile for r in records} == {REFERENCES[number]}  # the portable CPU profile, by its number
+    texts = _texts(GOLDEN / ("p3" if number == 3 else "") / "texts.jsonl")
     assert texts["chat-ascii"].isascii() and not texts["non-latin-emoji"].isascii()
 
 
-def test_golden_and_format_2_records_decode_bit_for_bit(golden, lossless_engine):
+def test_this_release_s_records_decode_bit_for_bit(golden_r2, lossless_engine):
+    got = lossless_engine.decode(golden_r2)  # one batch: the two-segment record's streams beside the others
+    want = _texts(GOLDEN / "p3" / "texts.jsonl")
+    for rec, text in zip(golden_r2, got):
+        assert not isinstance(text, Exception), text
+        assert text.encode("utf-8") == want[rec.id].encode("utf-8"), rec.id
+
+
+def test_regime_r1_and_format_2_records_decode_bit_for_bit(golden, lossless_engine):
+    """The release before's records (regime r1) decode in a child process set up for r1 (legacy.py)."""
     v2 = [Record.from_json(line) for line in _lines(GOLDEN / "v2" / "records.jsonl")]
     v2_boxed = list(Container(GOLDEN / "v2" / "records.szr"))
     assert all(r.profile.endswith(".CPU") for r in v2)
     assert [(r.id, r.payload, r.checksum, r.profile) for r in v2_boxed] == \
         [(r.id, r.payload, r.checksum, r.profile) for r in v2]  # the same codes in both forms: decoded once
     records = golden + v2
-    got = lossless_engine.decode(records)  # one batch: the two-segment record's streams beside the others
+    got = lossless_engine.decode(records)
     want = _texts(GOLDEN / "texts.jsonl")
     for rec, text in zip(records, got):
         assert not isinstance(text, Exception), text

@@ -63,6 +63,7 @@ def test_doctor_names_the_kernels_amx_and_the_profile_references(tmp_path):
     assert f"CPU kernels in use: {PORTABLE_KERNELS}" in out
     assert "AMX: present, not used" in out
     assert "1 = a5fd3b62230aa5ec.r1." in out and f"lossless profile: {PORTABLE_KERNELS}" in out
+    assert "3 = a5fd3b62230aa5ec.r2." in out and "lossless regime: r2 (GGML_CPU_TILED_MM=0" in out
 
 
 def test_a_prefill_of_128_tokens_and_more_in_every_mode(model_path, lossless_engine):

@@ -43,6 +43,12 @@ def run_doctor(out=print) -> int:
     out(f"CPU kernels in use: {kernels}{' (x86-64-v3: AVX AVX2 FMA F16C BMI2), every mode' if portable else ''}")
     out(f"lossless profile: {PORTABLE_KERNELS if portable else 'refused: this build is not ' + PORTABLE_KERNELS}"
         f"{'' if portable else ' (unset LLAMA_CPP_LIB_PATH, or build with PORTABLE_CMAKE_ARGS of the Makefile)'}")
+    from engine.codecs.lossless.regime import KERNEL_ENV, REGIME_ID, process_regime
+
+    regime = process_regime(rep.kernel_env)
+    switches = " ".join(f"{k}={v}" for k, v in rep.kernel_env.items())
+    out(f"lossless regime: {regime or 'none'} ({switches}); this release codes {REGIME_ID} and reads "
+        f"{', '.join(sorted(KERNEL_ENV))} (another regime's records decode in a child process set up for it)")
     out("profile references in JSON lines (z1 = lossless under 1):")
     for number, key in REFERENCES.items():
         out(f"  {number} = {key}")

@@ -11,6 +11,9 @@ PORTABLE_KERNELS = "cpu-x86-64-v3"
 REFERENCES = {
     1: f"a5fd3b62230aa5ec.r1.8625a2b7.c1.{PORTABLE_KERNELS}",  # gemma-3-270m Q4_K_M, the default lossless model
     2: f"1d9614638d18024d.r1.8625a2b7.c1.{PORTABLE_KERNELS}",  # Qwen2.5-Coder-0.5B-Instruct Q4_K_M
+    # regime r2 (ggml's tiled matmul off): this release's records
+    3: f"a5fd3b62230aa5ec.r2.8625a2b7.c1.{PORTABLE_KERNELS}",  # gemma-3-270m Q4_K_M, the default lossless model
+    4: f"1d9614638d18024d.r2.8625a2b7.c1.{PORTABLE_KERNELS}",  # Qwen2.5-Coder-0.5B-Instruct Q4_K_M
 }
 _NUMBERS = {key: n for n, key in REFERENCES.items()}
 

@@ -14,7 +14,7 @@ require_portable_build_cpu()  # before llama.cpp is loaded: a CPU without AVX2 g
 
 from bindings import (  # noqa: E402
     Batch, Context, ContextError, ContextParams, KVCacheFull, LlamaError, Model, ModelLoadError, ModelParams, Sampler,
-    SamplingParams, backend_report,
+    SamplingParams, backend_report, kernel_env,
 )
 
 if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the runner only reads its steps
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the 
 
 __all__ = [
     "ContextError", "KVCacheFull", "LlamaError", "ModelLoadError", "ModelRunner", "RunnerConfig", "SamplingParams",
-    "backend_report",
+    "backend_report", "kernel_env",
 ]
 
 

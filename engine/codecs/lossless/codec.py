@@ -15,7 +15,7 @@ from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
 from engine.codecs.lossless.priming import PRIMING_TEXT
 from engine.codecs.lossless.profile import PORTABLE_KERNELS, Profile, refusal
-from engine.codecs.lossless.regime import Regime
+from engine.codecs.lossless.regime import KERNEL_ENV, Regime
 from engine.codecs.lossless.stream import PrimedRunner, decode_all, encode_all
 from engine.codecs.lossless.tokens import ExactTokenizer
 from engine.codecs.record import Record, checksum
@@ -27,6 +27,13 @@ class DecodeError(ValueError):
 
 class ProfileRefused(DecodeError):
     """A record whose numerics profile this engine cannot reproduce (another model, kernel set or release)."""
+
+
+def _regime_of(profile: str | None) -> str | None:
+    try:
+        return Profile.parse(profile).regime
+    except ValueError:
+        return None
 
 
 def pack_payload(segments: list[tuple[int, bytes]]) -> bytes:
@@ -67,7 +74,7 @@ class LosslessCodec:
         self.tokenizer = ExactTokenizer(runner.model)
         prime = runner.model.tokenize(PRIMING_TEXT, add_special=True, parse_special=False)
         self.primed = PrimedRunner(runner, regime, prime)
-        self.profile = Profile(model_sha, kernels)
+        self.profile = Profile(model_sha, kernels, regime.id)
         self.config = regime  # what the batch processor's cache keys and resume checks fingerprint
         # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
         self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
@@ -123,7 +130,13 @@ class LosslessCodec:
         """The text of each record, or a DecodeError naming it; records decode together, each only once."""
         out: list[str | DecodeError | None] = [None] * len(records)
         jobs: list[tuple[int, tuple[int, bytes]]] = []
+        elsewhere: dict[str, list[int]] = {}  # another regime this release knows -> its records (legacy.py)
         for i, rec in enumerate(records):
+            theirs = _regime_of(rec.profile)
+            if theirs != self.regime.id and theirs in KERNEL_ENV and \
+                    refusal(rec.profile, dataclasses.replace(self.profile, regime=theirs)) is None:
+                elsewhere.setdefault(theirs, []).append(i)
+                continue
             why = refusal(rec.profile, self.profile)
             if why is not None:  # refused before any decoding: its numerics cannot be reproduced here
                 out[i] = ProfileRefused(f"record {rec.id!r} cannot be decoded by this engine: {why}")
@@ -152,6 +165,13 @@ class LosslessCodec:
                 out[i] = data.decode("utf-8")
             except UnicodeDecodeError:
                 out[i] = DecodeError(f"record {rec.id!r}: decoded bytes are not UTF-8")
+        for regime_id, which in elsewhere.items():
+            from engine.codecs.lossless.legacy import decode_elsewhere
+
+            texts = decode_elsewhere([records[i] for i in which], regime_id, self.runner.model.path,
+                                     self.profile.model_sha, self.profile.kernels, self.runner.config.n_threads)
+            for i, text in zip(which, texts):
+                out[i] = text
         return out  # type: ignore[return-value]
 
 

@@ -5,12 +5,13 @@ a memory in chunks while the decoder feeds one token at a time among other memor
 row's logits change with the batch, read from ggml's CPU dispatch (vendored llama.cpp of 0.3.36) and
 measured with gemma-3-270m and Qwen2.5-Coder-0.5B (bench/RESULTS.md):
 
-- repacked Q4_K weights run 4-row groups through a gemm kernel and the rest through gemv, and the
-  tiled K-quant kernel takes over at 8 rows: weights are loaded without repacking
-  (use_extra_bufts off) and the tiled kernel forced for every row count (GGML_CPU_TILED_MM_FORCE=1,
-  which bindings sets before llama.cpp loads: ggml reads it once per process). Without the force,
-  1-7 rows and 8+ rows are two regimes, and padding to 8 rows was not enough either (a record coded
-  after a summary engine had loaded ggml unforced failed to decode): the self-test refuses then;
+- repacked Q4_K weights run 4-row groups through a gemm kernel and the rest through gemv, and ggml's
+  tiled K-quant kernel takes over at 8 rows: weights are loaded without repacking (use_extra_bufts
+  off) and, in regime r2, the tiled kernel is off (GGML_CPU_TILED_MM=0, which bindings sets before
+  llama.cpp loads: ggml reads it once per process), so every row count runs the same vec_dot kernel,
+  one dot product per output. Regime r1 (the release before) forced the tiled kernel at every row count
+  instead (GGML_CPU_TILED_MM_FORCE=1): the same invariance, but twice as slow for a decode step's few rows
+  (bench/RESULTS.md); its records decode in a child process set up that way (legacy.py);
 - flash attention switches to a tiled kernel at 64 query rows of one sequence, and to a split-KV
   reduction for a lone query row of a lone sequence over 512 or more cells: at most 63 tokens of a
   sequence per ubatch, and never one token of one sequence alone;
@@ -26,18 +27,42 @@ from dataclasses import dataclass
 
 from engine.core.runner import RunnerConfig
 
-TILED_FORCE_ENV = "GGML_CPU_TILED_MM_FORCE"
-REGIME_ID = "r1"  # bumps when the rules above change; part of every record's numerics profile
+REGIME_ID = "r2"  # this release's regime: bumps when the rules above change; part of every record's numerics profile
+# ggml's matmul switches each regime needs when llama.cpp loads (bindings' KERNEL_ENV); every regime here decodes
+KERNEL_ENV = {
+    "r1": {"GGML_CPU_TILED_MM": "1", "GGML_CPU_TILED_MM_FORCE": "1"},
+    "r2": {"GGML_CPU_TILED_MM": "0", "GGML_CPU_TILED_MM_FORCE": "0"},
+}
+
+
+def process_regime(env: dict[str, str] | None = None) -> str | None:
+    """The regime this process's ggml runs, from its matmul switches (bindings.kernel_env); None for neither."""
+    if env is None:
+        from engine.core.runner import kernel_env
+
+        env = kernel_env()
+    if env.get("GGML_CPU_TILED_MM", "1") == "0":
+        return "r2"
+    if env.get("GGML_CPU_TILED_MM_FORCE", "0") == "1":
+        return "r1"
+    return None
+
+
+def regime_env_hint(regime_id: str) -> str:
+    return " ".join(f"{k}={v}" for k, v in KERNEL_ENV[regime_id].items())
 
 
 @dataclass(frozen=True, slots=True)
 class Regime:
+    id: str = REGIME_ID  # which kernel set up (KERNEL_ENV); the shapes below are the same in every regime so far
     max_rows_per_stream: int = 63  # flash attention's tiled path starts at 64 query rows
     min_rows: int = 2  # fewest rows in a ubatch: a lone token of a lone stream takes flash attention's split path
     rows_per_decode: int = 128  # n_batch = n_ubatch, so one llama_decode is exactly one ubatch
     stream_tokens: int = 2048  # KV cells of each sequence's own stream
 
     def __post_init__(self):
+        if self.id not in KERNEL_ENV:
+            raise ValueError(f"unknown regime {self.id!r} (known: {', '.join(KERNEL_ENV)})")
         if not 2 <= self.min_rows <= self.max_rows_per_stream <= 63 or self.rows_per_decode < self.min_rows:
             raise ValueError(f"invalid regime {self}")
 

@@ -3,7 +3,7 @@
 The quick check codes nothing: it decodes the same 24 tokens, after a context of more than 512 cells,
 three ways (prefilled in chunks; one token at a time beside one padding stream; one token at a time
 among six busy streams, on another slot) and requires bit-identical probabilities, or lossless mode
-is refused (for one, when ggml was loaded before GGML_CPU_TILED_MM_FORCE=1 was set).
+is refused (for one, when ggml was loaded before its matmul switches were set for the regime: regime.KERNEL_ENV).
 
     python -m engine.codecs.lossless.selftest --model PATH   # the report: which row counts agree
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.codecs.lossless.priming import PRIMING_TEXT
-from engine.codecs.lossless.regime import TILED_FORCE_ENV, Regime
+from engine.codecs.lossless.regime import Regime, process_regime, regime_env_hint
 from engine.codecs.lossless.stream import PrimedRunner
 from engine.core.cpu import cpu_info
 from engine.core.runner import backend_report
@@ -81,19 +81,20 @@ def check(runner, regime: Regime) -> Regime:
         return regime
     raise RegimeError(
         "lossless mode is refused on this build: the same token's logits change with the batch shape even inside "
-        f"the canonical regime. On a CPU, {TILED_FORCE_ENV} must be 1 when llama.cpp is first loaded (import semzip "
-        f"before any other llama.cpp user, or export it; now {os.environ.get(TILED_FORCE_ENV)!r}). See `python -m "
+        f"the canonical regime {regime.id}. On a CPU, llama.cpp must first load with {regime_env_hint(regime.id)} "
+        "(import semzip before any other llama.cpp user, or export them). See `python -m "
         "engine.codecs.lossless.selftest --model ...`; or use summary mode")
 
 
 def verdict_path(runner, regime: Regime, model_id: str) -> Path | None:
     """Where a pass on this build, model, CPU and regime is kept; None where a kept verdict cannot be trusted (ggml
-    may have read GGML_CPU_TILED_MM_FORCE before semzip set it)."""
+    may have read its matmul switches before semzip set them, or they are not the regime's)."""
     rep = backend_report()
-    if not rep.force_set_before_load or os.environ.get(TILED_FORCE_ENV) != "1":
+    if not rep.kernel_env_set_before_load or process_regime(rep.kernel_env) != regime.id:
         return None
     info = cpu_info()
     parts = [rep.library, rep.system_info, model_id, info.model, " ".join(sorted(info.flags)), repr(regime),
+             repr(sorted(rep.kernel_env.items())),
              repr(runner.config), f"{sys.version_info[:2]}"]
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
     return cache_dir() / "selftest" / f"{key}.passed"
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.models import resolve
 
     path, _ = resolve(args.model)
-    regime = Regime()
+    regime = Regime(id=process_regime() or "r2")
     with ModelRunner(path, regime.runner_config(8, n_gpu_layers=args.gpu_layers)) as runner:
         t = time.perf_counter()
         for shape, same in report(runner, regime).items():
