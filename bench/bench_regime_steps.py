@@ -52,7 +52,7 @@ def child(model: str, threads: int, capture: bool) -> dict:
         for k in range(20):
             r.forward([toks[k]] * streams, [n + k] * streams, list(range(streams)), [True] * rows + [False] * (streams - rows))
             if rows < 2:
-                r.ctx.seq_rm(1, n + k, -1)  # the padding stream's cell: dropped after each step, as the decoder does
+                r.drop_seq(1)  # the padding stream: dropped after each step, as the decoder does
         out[f"{rows}"] = (time.perf_counter() - t0) / 20 * 1e3
     r.ctx.memory_clear()
     t0 = time.perf_counter()

@@ -60,3 +60,13 @@ def test_an_error_record_reads_back_as_its_error_and_counts_as_failed(tmp_path, 
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert got == [{"id": "1", "text": "a short note"}, {"id": "2", "line": 2, "error": "line 2: no 'text' field"}]
     assert "2 records, 1 failed" in capsys.readouterr().err
+
+
+def test_a_regime_child_that_fails_gives_errors_naming_each_record(tmp_path):
+    from engine.codecs.lossless.codec import DecodeError
+    from engine.codecs.lossless.legacy import decode_elsewhere
+
+    records = [Record(i, "lossless", payload=b"\x01", checksum=1, profile=REFERENCES[1]) for i in ("a", "b")]
+    out = decode_elsewhere(records, "r1", tmp_path / "missing.gguf", GEMMA, PORTABLE_KERNELS)
+    assert all(isinstance(e, DecodeError) for e in out)
+    assert "'a'" in str(out[0]) and "'b'" in str(out[1]) and "regime r1" in str(out[0])

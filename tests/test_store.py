@@ -152,13 +152,14 @@ def test_ttl_hides_refreshes_and_sweeps(tmp_path, embedder):
     import time
 
     with MemoryStore(tmp_path / "s.db", mode="zstd", embed=embedder.embed, dims=384, index=False) as store:
-        store.put(("t",), "short", "gone soon", ttl=0.6)
+        # Lifetimes with 0.8 s of slack either way, for a loaded 2-core machine.
+        store.put(("t",), "short", "gone soon", ttl=2.0)
         store.put(("t",), "long", "stays")
-        time.sleep(0.4)
-        assert store.get(("t",), "short").value == "gone soon"  # refreshes: 0.6 s more from now
-        time.sleep(0.4)
+        time.sleep(1.2)
+        assert store.get(("t",), "short").value == "gone soon"  # refreshes: 2 s more from now
+        time.sleep(1.2)
         assert store.get(("t",), "short", refresh_ttl=False) is not None
-        time.sleep(0.4)
+        time.sleep(1.2)
         assert store.get(("t",), "short") is None and [m.key for m in store.search(("t",))] == ["long"]
         assert store.list_namespaces() == [("t",)] and store.sweep() == 1
         assert store.get(("t",), "long").value == "stays"

@@ -10,6 +10,7 @@ is refused (for one, when ggml was loaded before its matmul switches were set fo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import sys
@@ -93,9 +94,11 @@ def verdict_path(runner, regime: Regime, model_id: str) -> Path | None:
     if not rep.kernel_env_set_before_load or process_regime(rep.kernel_env) != regime.id:
         return None
     info = cpu_info()
+    # The runner's numerics settings, not its size: slots, context and threads change which rows a step holds and
+    # who computes them, never a row's bits (the regime's point; records decode with any --slots and --threads).
+    numerics = dataclasses.replace(runner.config, num_slots=1, n_ctx=0, n_threads=0)
     parts = [rep.library, rep.system_info, model_id, info.model, " ".join(sorted(info.flags)), repr(regime),
-             repr(sorted(rep.kernel_env.items())),
-             repr(runner.config), f"{sys.version_info[:2]}"]
+             repr(sorted(rep.kernel_env.items())), repr(numerics), f"{sys.version_info[:2]}"]
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
     return cache_dir() / "selftest" / f"{key}.passed"
 
