@@ -7,7 +7,8 @@ llama-zip (github.com/AlexBuz/llama-zip) is installed from its source checkout D
 never a dependency of semzip. It codes one sequence token by token in both directions; its driver below
 times LlamaZip.compress and .decompress per session in one process (model loaded once). semzip codes the
 same sessions as one batch (Engine.compress / Engine.decode, lossless) and reads each alone. Both must
-give back every text exactly.
+give back every text exactly. llama-zip's current source does not run on llama-cpp-python 0.3.36 (bench/RESULTS.md,
+issue 20): point --venv at a venv with the llama-cpp-python release it was written for.
 """
 from __future__ import annotations
 
