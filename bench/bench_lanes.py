@@ -37,7 +37,7 @@ def main() -> None:
         texts += load_jsonl("dialogsum-dev.jsonl", "dialogue", args.dialogsum)
     items = [Item(str(i), t) for i, t in enumerate(texts)]
     raw = sum(len(t.encode()) for t in texts)
-    engine = Engine(mode="lossless", runner_config=RunnerConfig(num_slots=args.slots))
+    engine = Engine(mode="lossless", runner_config=RunnerConfig(num_slots=args.slots), read_cache_bytes=0)
     codec = engine.compressor
     tokens = [len(codec.tokenizer.encode(t)) for t in texts]
     # the longest sessions read alone: a lane count shows most there

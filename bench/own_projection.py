@@ -109,12 +109,6 @@ class Projection:
         n = self.shortlist.size
         return int(self.shortlist[symbol]) if symbol < n else int(alphabet.extras[symbol - n])
 
-    def base_products(self, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For rows of hidden states: exact integer dot products with the shortlist rows (float64), and each
-        row's float64 scale. Shared by every lane of a step; per-record extras are added by frequencies()."""
-        q, scale = _quantize_hidden(hidden)
-        return _exact_products(q, self.base_w), scale
-
     def frequencies(self, products: np.ndarray, scale: np.ndarray, hidden_q: np.ndarray | None,
                     alphabet: Alphabet) -> np.ndarray:
         """Unnormalised float32 frequencies (table values) over the alphabet for each row."""

@@ -62,9 +62,9 @@ class Context:
         cp.no_perf = False
         cp.flash_attn_type = params.flash_attn
         cp.swa_full = params.swa_full
-        width = C.llama_model_n_embd(model.handle)
-        self._captured = _Capture(params.capture, params.n_batch, width) if params.capture else None
-        if self._captured is not None:
+        self._captured = None
+        if params.capture:
+            self._captured = _Capture(params.capture, params.n_batch, C.llama_model_n_embd(model.handle))
             cp.cb_eval = self._captured.callback
             cp.cb_eval_user_data = None
         handle = C.llama_init_from_model(model.handle, cp)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.codecs.lossless.priming import PRIMING_TEXT
-from engine.codecs.lossless.regime import Regime, process_regime, regime_env_hint
+from engine.codecs.lossless.regime import REGIME_ID, Regime, process_regime, regime_env_hint
 from engine.codecs.lossless.stream import PrimedRunner
 from engine.core.cpu import cpu_info
 from engine.core.runner import backend_report
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.models import resolve
 
     path, _ = resolve(args.model)
-    regime = Regime(id=process_regime() or "r2")
+    regime = Regime(id=process_regime() or REGIME_ID)
     with ModelRunner(path, regime.runner_config(8, n_gpu_layers=args.gpu_layers)) as runner:
         t = time.perf_counter()
         for shape, same in report(runner, regime).items():
