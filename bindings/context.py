@@ -1,6 +1,7 @@
 """An inference context (llama_context) and its KV memory: decode, logits, per-sequence memory ops."""
 from __future__ import annotations
 
+import ctypes
 import os
 from dataclasses import dataclass
 
@@ -162,6 +163,23 @@ class Context:
 
     def memory_clear(self) -> None:
         C.llama_memory_clear(self._memory, True)
+
+    def seq_state(self, seq_id: int) -> np.ndarray:
+        """One sequence's KV cells and their data (llama_state_seq_get_data), for set_seq_state."""
+        size = int(C.llama_state_seq_get_size(self.handle, seq_id))
+        buf = np.empty(size, dtype=np.uint8)
+        got = int(C.llama_state_seq_get_data(self.handle, buf.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), size,
+                                             seq_id))
+        if got != size:
+            raise LlamaError(f"llama_state_seq_get_data({seq_id}) wrote {got} of {size} bytes")
+        return buf
+
+    def set_seq_state(self, state: np.ndarray, seq_id: int) -> None:
+        """Put a seq_state back as seq_id (its cells replaced); llama.cpp places the cells as a decode would."""
+        read = int(C.llama_state_seq_set_data(self.handle, state.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)),
+                                              state.size, seq_id))
+        if read != state.size:  # 0: no room, or not a state of this model and context
+            raise LlamaError(f"llama_state_seq_set_data({seq_id}) read {read} of {state.size} bytes")
 
     def perf(self) -> dict[str, float]:
         """llama.cpp's own counters: prompt and generated token counts and milliseconds."""

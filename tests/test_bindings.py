@@ -81,6 +81,32 @@ def test_memory_ops_and_decode_return_codes(runner):
         assert ctx.seq_pos_max(0) == -1
 
 
+def test_a_sequence_state_put_back_gives_the_logits_of_the_decoded_one_bit_for_bit(runner):
+    m = runner.model
+    with Context(m, ContextParams(n_ctx=256, n_batch=256, n_ubatch=256, n_seq_max=2)) as ctx, Batch(256) as b:
+        prefix, more = m.tokenize("The quick brown fox jumps over"), m.tokenize(" the lazy dog")
+
+        def next_logits() -> np.ndarray:  # seq 1 copies seq 0's KV, then reads on
+            ctx.seq_cp(0, 1)
+            b.clear()
+            b.add_sequence(more, len(prefix), 1, logits_last=True)
+            ctx.decode(b)
+            out = ctx.logits(b.n_tokens - 1).copy()
+            ctx.seq_rm(1)
+            return out
+
+        b.add_sequence(prefix, 0, 0, logits_last=False)
+        ctx.decode(b)
+        state = ctx.seq_state(0)
+        decoded = next_logits()
+        ctx.memory_clear()
+        ctx.set_seq_state(state, 0)
+        assert ctx.seq_pos_max(0) == len(prefix) - 1
+        assert next_logits().tobytes() == decoded.tobytes()
+        with pytest.raises(LlamaError, match="llama_state_seq_set_data"):
+            ctx.set_seq_state(state[:10], 1)  # a cut state is refused, not half read
+
+
 def test_bad_grammar_is_a_typed_error(runner):
     with pytest.raises(GrammarError):
         Sampler(runner.model, grammar="root ::= undefined-rule")

@@ -138,3 +138,19 @@ def test_seeded_sampling_is_reproducible(runner, chat_prompt):
     a = texts(runner, BatchedGenerator(runner).generate_all([req]))
     b = texts(runner, BatchedGenerator(runner).generate_all([req]))
     assert a == b
+
+
+def test_a_kept_prefix_gives_a_new_runner_and_a_reset_one_the_same_greedy_text(runner, model_path):
+    """A prefix is prefilled once per process and put back from its kept KV bytes (after a reset, in another
+    runner of the same model and settings): the tokens must be those of the runner that prefilled it."""
+    prefix = split(runner, QUESTIONS[0], system="Answer briefly: the kept-prefix test.")[0]  # no other test's
+    reqs = [Request(split(runner, q)[1], max_tokens=16, tag=q) for q in QUESTIONS[:3]]
+    with ModelRunner(model_path, runner.config) as first:
+        decoded = [r.tokens for r in BatchedGenerator(first).generate_all(reqs, prefix=prefix)]
+        assert first.prefix_decodes == 1
+        first.reset()
+        again = [r.tokens for r in BatchedGenerator(first).generate_all(reqs, prefix=prefix)]
+    with ModelRunner(model_path, runner.config) as second:
+        other = [r.tokens for r in BatchedGenerator(second).generate_all(reqs, prefix=prefix)]
+        assert second.prefix_decodes == 0  # put back, not prefilled
+    assert again == decoded and other == decoded
