@@ -70,16 +70,21 @@ def test_each_memory_is_reported_the_moment_its_code_is_complete(engine):
     assert "lossless" in kinds and "kept" in kinds and all(e.record is records[e.index] for e in events)
 
 
-def test_a_code_does_not_depend_on_the_batch_it_was_made_in(engine):
+@pytest.fixture(scope="module")
+def coded32(engine):
+    """32 memories coded in one batch: every lane of the session's engine."""
     texts = memories(32)
-    together = engine.compress(texts)
+    return texts, engine.compress(texts)
+
+
+def test_a_code_does_not_depend_on_the_batch_it_was_made_in(engine, coded32):
+    texts, together = coded32
     alone = [engine.compress([t])[0] for t in texts[:3]] + [engine.compress([texts[-1]])[0]]
     assert [r.payload for r in alone] == [together[i].payload for i in (0, 1, 2, 31)]
 
 
-def test_a_record_decodes_alone_among_31_others_and_after_a_preemption(engine):
-    texts = memories(32)
-    records = engine.compress(texts)
+def test_a_record_decodes_alone_among_31_others_and_after_a_preemption(engine, coded32):
+    texts, records = coded32
     assert engine.reconstruct(records) == texts  # all 32 lanes at once
     assert engine.reconstruct([records[7]]) == [texts[7]]  # alone: one stream beside a padding stream
     # Preempted: record 7 decodes 12 tokens on slot 5 while slots 0-4 decode others, loses its KV, and is

@@ -11,12 +11,12 @@ import pytest
 from engine.cli.cli import main
 from engine.jobs.store import RunStore
 
-from corpus import dialogues, write_jsonl
+from corpus import dialogues, openings, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    path = write_jsonl(tmp_path_factory.mktemp("corpus") / "in.jsonl", dialogues()[:5])
+    path = write_jsonl(tmp_path_factory.mktemp("corpus") / "in.jsonl", openings(5))
     with path.open("a") as f:
         f.write("not json\n")
     return path
@@ -77,9 +77,9 @@ def test_corrupt_store_is_a_clear_error(tmp_path, capsys, model_path):
 
 
 def test_grouped_run_reorders_admission_but_not_the_output(corpus, reference, tmp_path):
-    # At cosine 0.4 the first five dialogues group as [0, 4, 1, 2, 3] (their MiniLM cosines lie in 0.25-0.44).
+    # At cosine 0.25 the five openings group as [0, 1, 2, 4, 3] (1-2: 0.28, 2-4: 0.34; opening 0's cosines 0.13-0.22).
     out, summary = tmp_path / "grouped.jsonl", tmp_path / "summary.json"
-    argv = ["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "8", "--group", "0.4"]
+    argv = ["compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "8", "--group", "0.25"]
     assert main(argv + ["--summary-json", str(summary)]) == 1
     ids = lambda p: [json.loads(line)["id"] for line in p.open()]  # noqa: E731
     assert ids(out) == ids(reference)
