@@ -58,10 +58,16 @@ class Engine:
         self.on_read = None
         self._lock = threading.Lock()  # the model runs one call at a time; the batcher merges callers
         self._batcher = SubmissionBatcher(self._compress_locked)
+        # Reads from several threads at once (a store's gets and searches) decode together: one stream each.
+        self._decode_batcher = SubmissionBatcher(self._decompress_locked, name="semzip-decode-batcher")
 
     def _compress_locked(self, items: list[Item]) -> list[Record]:
         with self._lock:
             return self.compressor.compress(items)
+
+    def _decompress_locked(self, records: list[Record]) -> list:
+        with self._lock:
+            return self.compressor.decompress(records)
 
     def compress(self, texts: Iterable[str | Item]) -> list[Record]:
         """One record per text, in order. Plain strings get ids "0", "1", ...
@@ -95,8 +101,7 @@ class Engine:
         seconds = None
         if todo:
             t0 = time.perf_counter()
-            with self._lock:
-                texts = self.compressor.decompress([records[i] for i in todo])
+            texts = self._decode_batcher.submit([records[i] for i in todo]).result()
             for i, text in zip(todo, texts):
                 out[i] = text
                 if isinstance(text, str):
@@ -137,6 +142,7 @@ class Engine:
 
     def close(self) -> None:
         self._batcher.close()
+        self._decode_batcher.close()
         with self._lock:
             self.runner.close()
 

@@ -1,7 +1,8 @@
 """One model, many callers: requests from any number of threads or asyncio tasks are batched together.
 
-Callers submit items and wait on futures; a single worker thread drains everything that is pending
-into one compress() call (one continuous-batching run), then hands each caller its own records.
+Callers submit lists (items to compress, records to decode) and wait on futures; a single worker thread drains
+everything that is pending into one call of the batch function (one continuous-batching run), then hands each
+caller its own part of the results.
 """
 from __future__ import annotations
 
@@ -9,21 +10,19 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from engine.codecs.item import Item
-
-
 class SubmissionBatcher:
-    def __init__(self, compress, max_batch: int = 64):
-        self._compress = compress
+    def __init__(self, run, max_batch: int = 64, name: str = "semzip-batcher"):
+        """run: a list in, a list of as many results out, in order."""
+        self._run_batch = run
         self._max_batch = max_batch
         self._queue: queue.Queue = queue.Queue()
-        self._worker = threading.Thread(target=self._run, name="semzip-batcher", daemon=True)
+        self._worker = threading.Thread(target=self._run, name=name, daemon=True)
         self._closed = False
         self.num_batches = 0
         self._worker.start()
 
-    def submit(self, items: list[Item]) -> Future:
-        """A future for this caller's records, in its own order."""
+    def submit(self, items: list) -> Future:
+        """A future for this caller's results, in its own order."""
         if self._closed:
             raise RuntimeError("the engine is closed")
         fut: Future = Future()
@@ -52,7 +51,7 @@ class SubmissionBatcher:
     def _serve(self, pending) -> None:
         items = [it for batch, _ in pending for it in batch]
         try:
-            records = self._compress(items)
+            records = self._run_batch(items)
             self.num_batches += 1
         except BaseException as exc:  # every waiting caller must hear about it
             for _, fut in pending:

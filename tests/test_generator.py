@@ -99,8 +99,8 @@ def test_kv_cache_full_preempts_and_still_matches(model_path):
     with ModelRunner(model_path, RunnerConfig(num_slots=8, n_ctx=256, n_batch=256)) as small:
         gen = BatchedGenerator(small)
         prompts_full = [sum(split(small, q, system), ()) for q in QUESTIONS]
-        alone = [texts(small, gen.generate_all([Request(p, max_tokens=24)]))[0] for p in prompts_full]
-        results = gen.generate_all([Request(p, max_tokens=24) for p in prompts_full])
+        alone = [texts(small, gen.generate_all([Request(p, max_tokens=12)]))[0] for p in prompts_full]
+        results = gen.generate_all([Request(p, max_tokens=12) for p in prompts_full])
         assert gen.stats.num_preemptions > 0
         assert all(r.finish_reason in ("stop", "length") for r in results)
         assert_matches_alone(small, model_path, prompts_full, results, alone)
@@ -140,10 +140,15 @@ def test_seeded_sampling_is_reproducible(runner, chat_prompt):
     assert a == b
 
 
-def test_a_kept_prefix_gives_a_new_runner_and_a_reset_one_the_same_greedy_text(runner, model_path):
-    """A prefix is prefilled once per process and put back from its kept KV bytes (after a reset, in another
-    runner of the same model and settings): the tokens must be those of the runner that prefilled it."""
-    prefix = split(runner, QUESTIONS[0], system="Answer briefly: the kept-prefix test.")[0]  # no other test's
+def test_a_kept_prefix_gives_a_new_runner_and_a_reset_one_the_same_greedy_text(runner, model_path, tmp_path,
+                                                                             monkeypatch):
+    """A prefix is prefilled once and put back from its kept KV bytes (after a reset, in another runner of the same
+    model and settings, in the next process from disk): the tokens must be those of the runner that prefilled it."""
+    from engine.core import runner as runner_module
+    from engine.core.prefix_states import PrefixStates
+
+    monkeypatch.setattr(runner_module, "_PREFIX_STATES", PrefixStates(tmp_path))  # nothing kept from other runs
+    prefix = split(runner, QUESTIONS[0], system="Answer briefly: the kept-prefix test.")[0]
     reqs = [Request(split(runner, q)[1], max_tokens=16, tag=q) for q in QUESTIONS[:3]]
     with ModelRunner(model_path, runner.config) as first:
         decoded = [r.tokens for r in BatchedGenerator(first).generate_all(reqs, prefix=prefix)]
@@ -153,4 +158,8 @@ def test_a_kept_prefix_gives_a_new_runner_and_a_reset_one_the_same_greedy_text(r
     with ModelRunner(model_path, runner.config) as second:
         other = [r.tokens for r in BatchedGenerator(second).generate_all(reqs, prefix=prefix)]
         assert second.prefix_decodes == 0  # put back, not prefilled
-    assert again == decoded and other == decoded
+    monkeypatch.setattr(runner_module, "_PREFIX_STATES", PrefixStates(tmp_path))  # a new process: the disk alone
+    with ModelRunner(model_path, runner.config) as third:
+        from_disk = [r.tokens for r in BatchedGenerator(third).generate_all(reqs, prefix=prefix)]
+        assert third.prefix_decodes == 0 and len(list(tmp_path.glob("*.kv"))) == 1
+    assert again == decoded and other == decoded and from_disk == decoded

@@ -26,13 +26,12 @@ PLACES = ["Leeds", "Kyoto", "Lima", "Oslo"]
 
 
 def memories(n: int) -> list[str]:
-    """n short chat memories written for these tests, all different."""
+    """n short chat memories written for these tests, all different (about 45 tokens: each is a decode step)."""
     out = []
     for i in range(n):
         a, b, place = NAMES[i % 8], NAMES[(i + 3) % 8], PLACES[i % 4]
         out.append(f"[{i % 12 + 1}:0{i % 6} pm on {i % 27 + 1} May, 2023]\n{a}: Hi {b}! I'm back from {place}, "
-                   f"it rained {i + 2} days out of {i + 5}.\n{b}: Welcome back, {a}! Did you visit the market?\n"
-                   f"{a}: Yes, I bought {i % 5 + 1} jars of honey for ${i * 3 + 7}.")
+                   f"it rained {i + 2} days out of {i + 5}.\n{b}: Welcome back, {a}! Any honey for me?")
     return out
 
 
@@ -135,3 +134,26 @@ def test_cli_lossless_round_trip_in_both_containers(tmp_path, lossless_model_pat
     assert main(["reconstruct", str(tmp_path / "out.szr"), "--id", "m5", "-o", str(one)]) == 0
     assert json.loads(one.read_text())["text"] == rows[5]["text"]
     assert "to decode" in capsys.readouterr().err
+
+
+def test_concurrent_reads_decode_together_and_each_gets_its_own_text(engine, coded32):
+    import threading
+
+    texts, records = coded32
+    picks = [3, 11, 19, 27]
+    before = engine._decode_batcher.num_batches
+    got, errors = {}, []
+
+    def read(i):
+        try:
+            got[i] = engine.decode([records[i]])[0]
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in picks]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and got == {i: texts[i] for i in picks}
+    assert engine._decode_batcher.num_batches - before < len(picks)  # the waiting readers shared a batch

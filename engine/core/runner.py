@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from cachetools import LRUCache
 from typing import TYPE_CHECKING
 
-from engine.core.cpu import require_portable_build_cpu
+from engine.core.cpu import cpu_info, require_portable_build_cpu
+from engine.core.prefix_states import PrefixStates
+from engine.models import cache_dir
 
 require_portable_build_cpu()  # before llama.cpp is loaded: a CPU without AVX2 gets this error, never SIGILL
 
@@ -29,11 +29,8 @@ __all__ = [
 ]
 
 
-# A prefix's KV, decoded once per process and kept as bytes (seq_state) for every runner of the same model file and
-# settings: a later runner or batch puts it back in a copy instead of a prefill (Qwen 0.5B's 329-token prompt: 4.3 s
-# on 2 cores, 8 s on one thread; a 7B model's, far more). Bounded in bytes; least recently used out first.
-_PREFIX_STATES: LRUCache = LRUCache(maxsize=256 * 2**20, getsizeof=lambda state: state.nbytes)
-_PREFIX_STATES_LOCK = threading.Lock()
+# Prefixes' KV bytes for every runner of this process, and on disk for the next process (prefix_states).
+_PREFIX_STATES = PrefixStates(cache_dir() / "prefix-kv")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +87,12 @@ class ModelRunner:
         self.batch = Batch(self.ctx.n_batch)
         self.prefix_seq = config.num_slots  # the extra sequence id that keeps the shared prefix's KV
         self.prefix: tuple[int, ...] = ()
-        stat = os.stat(model_path)  # which file: a state is only put back into the model and settings that made it
-        self._states_key = (str(Path(model_path).resolve()), stat.st_size, stat.st_mtime_ns, config)
+        # Everything a prefix's KV bits depend on: the native build and its CPU kernels, this CPU, the model file, the
+        # settings and the thread count. A kept state is put back only where this process would decode the same one.
+        rep, cpu, stat = backend_report(), cpu_info(), os.stat(model_path)
+        self._states_key = (rep.library, rep.system_info, tuple(sorted(rep.kernel_env.items())), cpu.model,
+                            tuple(sorted(cpu.flags)), str(Path(model_path).resolve()), stat.st_size, stat.st_mtime_ns,
+                            config, self.ctx.n_threads)
         self.prefix_decodes = 0  # prefixes this runner prefilled itself (the others came from _PREFIX_STATES)
         self._samplers: dict[int, Sampler] = {}
         # Grammar rejections of finished sequences: answered by the few-candidate rescue or the full pass.
@@ -108,10 +109,10 @@ class ModelRunner:
     def set_prefix(self, tokens: tuple[int, ...]) -> None:
         """Put the shared prefix's KV in its own sequence; later slots copy it instead of recomputing it.
 
-        A prefix is decoded once per process (for this model file and these settings) and its KV kept as bytes
-        (_PREFIX_STATES): after a reset (every summary batch) or in a new runner it is put back in a copy, not a
-        prefill. The decoded KV is put back the same way at once, so every batch starts from the same cells and
-        bits whichever came first.
+        A prefix is decoded once per build, CPU, model file and settings, and its KV kept as bytes (_PREFIX_STATES,
+        in memory and on disk): after a reset (every summary batch), in a new runner or in the next process it is
+        put back in a copy, not a prefill. The decoded KV is put back the same way at once, so every batch starts
+        from the same cells and bits whichever came first.
         """
         tokens = tuple(tokens)
         if tokens == self.prefix:
@@ -121,19 +122,24 @@ class ModelRunner:
         if not tokens:
             return
         key = (*self._states_key, tokens)
-        with _PREFIX_STATES_LOCK:
-            state = _PREFIX_STATES.get(key)
-        if state is None:
-            for start in range(0, len(tokens), self.batch.capacity):
-                chunk = tokens[start : start + self.batch.capacity]
-                self.batch.clear()
-                self.batch.add_sequence(list(chunk), start, self.prefix_seq, logits_last=False)
-                self.ctx.decode(self.batch)
-            state = self.ctx.seq_state(self.prefix_seq)
-            self.ctx.seq_rm(self.prefix_seq)
-            self.prefix_decodes += 1
-            with _PREFIX_STATES_LOCK:
-                _PREFIX_STATES[key] = state
+        state = _PREFIX_STATES.get(key)
+        if state is not None:
+            try:
+                self.ctx.set_seq_state(state, self.prefix_seq)
+                self.prefix = tokens
+                return
+            except LlamaError:  # not a state llama.cpp can read back here: decoded again below
+                _PREFIX_STATES.forget(key)
+                self.ctx.seq_rm(self.prefix_seq)
+        for start in range(0, len(tokens), self.batch.capacity):
+            chunk = tokens[start : start + self.batch.capacity]
+            self.batch.clear()
+            self.batch.add_sequence(list(chunk), start, self.prefix_seq, logits_last=False)
+            self.ctx.decode(self.batch)
+        state = self.ctx.seq_state(self.prefix_seq)
+        self.ctx.seq_rm(self.prefix_seq)
+        self.prefix_decodes += 1
+        _PREFIX_STATES.put(key, state)
         self.ctx.set_seq_state(state, self.prefix_seq)
         self.prefix = tokens
 
