@@ -21,7 +21,7 @@ from engine.jobs.store import RunStore
 from engine.observe.monitor import Monitor, percentiles
 from engine.observe.report import format_report, load_run, write_plots
 
-from corpus import dialogues, write_jsonl
+from corpus import openings, write_jsonl
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200))
@@ -146,13 +146,13 @@ def _value(body: str, series: str) -> float:
 
 
 def test_a_scrape_during_a_real_run_shows_latency_and_quality_after_the_first_memories(tmp_path, model_path):
-    """Six dialogues in one batch on two slots: samples appear as each memory finishes, long before the batch
-    commits.
+    """Six dialogue openings in one batch on two slots: samples appear as each memory finishes, long before the
+    batch commits.
 
     The run is interrupted once they have been seen: the rest of it would only cost CI time. (With three
     dialogues the run once finished between the scrape and the interrupt on a quiet machine.)
     """
-    src = write_jsonl(tmp_path / "in.jsonl", dialogues()[:6])
+    src = write_jsonl(tmp_path / "in.jsonl", openings(6))
     port = _free_port()
     cmd = [sys.executable, "-m", "engine.cli", "compress", str(src), "-o", str(tmp_path / "o.jsonl"), "--mode", "summary",
            "--threshold", "0",
