@@ -10,6 +10,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+
 class SubmissionBatcher:
     def __init__(self, run, max_batch: int = 64, name: str = "semzip-batcher"):
         """run: a list in, a list of as many results out, in order."""

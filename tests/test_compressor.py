@@ -1,6 +1,5 @@
 """Compression with the real model: records, the fact layer, chunking, raw fallbacks, threads."""
 import json
-import threading
 
 import pytest
 
@@ -11,6 +10,7 @@ from engine.codecs.record import Record, render
 from engine.codecs.summary.compressor import CompressConfig, Compressor, add_dropped_facts, parse_record_json
 
 from texts import LANDLORD as DIALOGUE
+from threads import call_from_threads
 
 
 @pytest.fixture(scope="module")
@@ -84,19 +84,7 @@ def test_6_concurrent_callers_are_batched_together_and_get_their_own_results(eng
     opening = "\n".join(DIALOGUE.splitlines()[:2])  # two turns: the model's work, less of it
     texts = [opening.replace("Tom", name) for name in names]
     batches_before = engine._batcher.num_batches
-    got, errors = {}, []
-
-    def call(t):
-        try:
-            got[t] = render(engine.compress([t])[0])
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call, args=(t,)) for t in texts]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    got, errors = call_from_threads(lambda t: render(engine.compress([t])[0]), texts)
     assert not errors and set(got) == set(texts)
     assert engine._batcher.num_batches - batches_before < len(texts)  # callers shared batches
     for name, t in zip(names, texts):  # each caller got the record of its own text (the fact layer keeps names)

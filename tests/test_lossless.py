@@ -137,23 +137,11 @@ def test_cli_lossless_round_trip_in_both_containers(tmp_path, lossless_model_pat
 
 
 def test_concurrent_reads_decode_together_and_each_gets_its_own_text(engine, coded32):
-    import threading
+    from threads import call_from_threads
 
     texts, records = coded32
     picks = [3, 11, 19, 27]
     before = engine._decode_batcher.num_batches
-    got, errors = {}, []
-
-    def read(i):
-        try:
-            got[i] = engine.decode([records[i]])[0]
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=read, args=(i,)) for i in picks]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    got, errors = call_from_threads(lambda i: engine.decode([records[i]])[0], picks)
     assert not errors and got == {i: texts[i] for i in picks}
     assert engine._decode_batcher.num_batches - before < len(picks)  # the waiting readers shared a batch

@@ -1,8 +1,7 @@
 """Shared prompt prefixes' KV as bytes: kept in memory for this process and on disk for the next, so that no
 process prefills the same prompt twice on the same build, CPU, model file and settings.
 
-Qwen 0.5B's 329-token summary prompt costs 4.3 s to prefill on 2 cores and 8 s on one thread (a Ray actor's); a
-7B model's far more. Every summary batch starts from an empty KV cache with this prefix put back (runner.reset),
+Qwen 0.5B's 329-token summary prompt costs 4.3 s to prefill on 2 cores (bench/RESULTS.md); a larger model's more. Every summary batch starts from an empty KV cache with this prefix put back (runner.reset),
 so a kept state changes no bits: it is the state this process would decode, as its key says. A file whose
 checksum fails is deleted and the prefix decoded again.
 """

@@ -25,12 +25,19 @@ if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the 
 
 __all__ = [
     "ContextError", "KVCacheFull", "LlamaError", "ModelLoadError", "ModelRunner", "RunnerConfig", "SamplingParams",
-    "backend_report", "kernel_env",
+    "backend_report", "build_identity", "kernel_env",
 ]
 
 
 # Prefixes' KV bytes for every runner of this process, and on disk for the next process (prefix_states).
 _PREFIX_STATES = PrefixStates(cache_dir() / "prefix-kv")
+
+
+def build_identity() -> tuple:
+    """What a computed float depends on besides the model and the settings: the native build, its CPU kernels and
+    matmul switches, and this CPU (keys of kept results: prefix states, the self-test's verdict)."""
+    rep, cpu = backend_report(), cpu_info()
+    return (rep.library, rep.system_info, tuple(sorted(rep.kernel_env.items())), cpu.model, tuple(sorted(cpu.flags)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +94,10 @@ class ModelRunner:
         self.batch = Batch(self.ctx.n_batch)
         self.prefix_seq = config.num_slots  # the extra sequence id that keeps the shared prefix's KV
         self.prefix: tuple[int, ...] = ()
-        # Everything a prefix's KV bits depend on: the native build and its CPU kernels, this CPU, the model file, the
-        # settings and the thread count. A kept state is put back only where this process would decode the same one.
-        rep, cpu, stat = backend_report(), cpu_info(), os.stat(model_path)
-        self._states_key = (rep.library, rep.system_info, tuple(sorted(rep.kernel_env.items())), cpu.model,
-                            tuple(sorted(cpu.flags)), str(Path(model_path).resolve()), stat.st_size, stat.st_mtime_ns,
+        # Everything a prefix's KV bits depend on: the build and this CPU, the model file, the settings and the thread
+        # count. A kept state is put back only where this process would decode the same one.
+        stat = os.stat(model_path)
+        self._states_key = (*build_identity(), str(Path(model_path).resolve()), stat.st_size, stat.st_mtime_ns,
                             config, self.ctx.n_threads)
         self.prefix_decodes = 0  # prefixes this runner prefilled itself (the others came from _PREFIX_STATES)
         self._samplers: dict[int, Sampler] = {}

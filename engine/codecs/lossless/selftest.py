@@ -22,8 +22,7 @@ import numpy as np
 from engine.codecs.lossless.priming import PRIMING_TEXT
 from engine.codecs.lossless.regime import REGIME_ID, Regime, process_regime, regime_env_hint
 from engine.codecs.lossless.stream import PrimedRunner
-from engine.core.cpu import cpu_info
-from engine.core.runner import backend_report
+from engine.core.runner import backend_report, build_identity
 from engine.errors import SemzipError
 from engine.models import cache_dir
 
@@ -93,12 +92,10 @@ def verdict_path(runner, regime: Regime, model_id: str) -> Path | None:
     rep = backend_report()
     if not rep.kernel_env_set_before_load or process_regime(rep.kernel_env) != regime.id:
         return None
-    info = cpu_info()
     # The runner's numerics settings, not its size: slots, context and threads change which rows a step holds and
     # who computes them, never a row's bits (the regime's point; records decode with any --slots and --threads).
     numerics = dataclasses.replace(runner.config, num_slots=1, n_ctx=0, n_threads=0)
-    parts = [rep.library, rep.system_info, model_id, info.model, " ".join(sorted(info.flags)), repr(regime),
-             repr(sorted(rep.kernel_env.items())), repr(numerics), f"{sys.version_info[:2]}"]
+    parts = [repr(build_identity()), model_id, repr(regime), repr(numerics), f"{sys.version_info[:2]}"]
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
     return cache_dir() / "selftest" / f"{key}.passed"
 
