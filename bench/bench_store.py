@@ -4,8 +4,9 @@ SqliteStore, put/get throughput, search latency with and without decoding.
 Usage: python bench/bench_store.py [--scheme i8] [--get 10] [--decode-queries 10] [--skip-store] [--json FILE]
 
 Retrieval: each QA's top 5 sessions of its own conversation (the store's namespace) by cosine to the question;
-a hit when the top 5 hold an evidence session (any; "all" when they hold every one). The float32 row is the
-reference the stored precisions are held to.
+a hit when the top 5 hold an evidence session (any; "all" when they hold every one). A second set, DialogSum
+dev: each human summary's own dialogue among all 500 (in the top 5; first). The float32 rows are the reference
+the stored precisions are held to; "agree" is the share of float32's top 5 (LoCoMo) the scheme keeps.
 """
 from __future__ import annotations
 
@@ -49,17 +50,46 @@ def offline_top(sessions, qa, doc_vecs, q_vecs) -> dict[int, list[int]]:
     return top
 
 
-def retrieval_table(sessions, qa, docs, queries) -> dict:
+def dialogsum_hits(dialogues: np.ndarray, summaries: np.ndarray) -> tuple[float, float]:
+    """(share of summaries whose own dialogue is in the top K of all dialogues, share where it is first), %."""
+    from engine.store.vectors import cosine
+
+    ranks = []
+    for i, q in enumerate(summaries):
+        sims = cosine(q, dialogues)
+        ranks.append(int((sims > sims[i]).sum()))
+    ranks = np.asarray(ranks)
+    return 100 * float(np.mean(ranks < K)), 100 * float(np.mean(ranks == 0))
+
+
+def agreement(sessions, qa, stored, queries, reference: dict) -> float:
+    """Share of float32's top K (per question) that the stored vectors' top K keep, in percent."""
+    top = offline_top(sessions, qa, stored, queries)
+    return 100 * float(np.mean([len(set(top[i]) & set(reference[i])) / len(reference[i]) for i in top]))
+
+
+def retrieval_table(sessions, qa, docs, queries, ds_docs, ds_queries) -> dict:
+    """name -> (bytes a vector, LoCoMo hit any, hit all, agree with f32, DialogSum in top K, first)."""
     from engine.store import vectors
 
+    reference = offline_top(sessions, qa, docs, queries)
+    variants = [(scheme, 384, None) for scheme in vectors.SCHEMES]
+    variants += [("i2", 384, t) for t in (0.5, 1.0)]  # i2's threshold, against the committed one
+    variants += [(s, d, None) for d in (256, 192) for s in ("f32", "i8")]
     out = {}
-    for dims in (384, 256, 192):
-        for scheme in vectors.SCHEMES:
-            if dims != 384 and scheme not in ("f32", "i8"):
-                continue
+    committed = vectors.I2_THRESHOLD
+    try:
+        for scheme, dims, threshold in variants:
+            vectors.I2_THRESHOLD = threshold or committed
             d, q = docs[:, :dims], queries[:, :dims]
             stored = vectors.unpack(vectors.pack(d, scheme), scheme, dims)
-            out[f"{scheme}/{dims}"] = (vectors.size_of(scheme, dims), *hits(offline_top(sessions, qa, stored, q), qa))
+            ds_stored = vectors.unpack(vectors.pack(ds_docs[:, :dims], scheme), scheme, dims)
+            name = f"{scheme}/{dims}" + (f" t={threshold}" if threshold else "")
+            out[name] = (vectors.size_of(scheme, dims), *hits(offline_top(sessions, qa, stored, q), qa),
+                         agreement(sessions, qa, stored, q, reference),
+                         *dialogsum_hits(ds_stored, ds_queries[:, :dims]))
+    finally:
+        vectors.I2_THRESHOLD = committed
     return out
 
 
@@ -151,14 +181,20 @@ def main() -> None:
     from engine.store import vectors
 
     sessions, qa = load()
+    dialogsum = [json.loads(line) for line in (SHARED / "dialogsum-dev.jsonl").open() if line.strip()]
     emb = Embedder()
     docs = emb.embed([s["text"] for s in sessions])
     queries = emb.embed([q["question"] for q in qa])
-    print(f"# {machine()}; {len(sessions)} sessions, {len(qa)} questions with evidence, k = {K}")
-    table = retrieval_table(sessions, qa, docs, queries)
-    ref = table["f32/384"][1]
-    print_table(["vectors", "bytes each", "hit@5 any %", "vs f32", "hit@5 all %"],
-                [[k, b, a, a - ref, al] for k, (b, a, al) in table.items()])
+    ds_docs = emb.embed([d["dialogue"] for d in dialogsum])
+    ds_queries = emb.embed([d["summary"] for d in dialogsum])
+    print(f"# {machine()}; LoCoMo: {len(sessions)} sessions, {len(qa)} questions with evidence; DialogSum: "
+          f"{len(dialogsum)} summaries; k = {K}")
+    table = retrieval_table(sessions, qa, docs, queries, ds_docs, ds_queries)
+    ref, ds_ref = table["f32/384"][1], table["f32/384"][4]
+    print_table(["vectors", "bytes each", "LoCoMo hit@5 any %", "vs f32", "hit@5 all %", "agree %",
+                 "DialogSum @5 %", "vs f32", "first %"],
+                [[k, b, a, a - ref, al, ag, ds, ds - ds_ref, first]
+                 for k, (b, a, al, ag, ds, first) in table.items()])
     report = {"machine": machine(), "retrieval": table}
     if not args.skip_store:
         scheme = args.scheme or vectors.DEFAULT_SCHEME

@@ -14,6 +14,7 @@ from langgraph.store.base import GetOp, InvalidNamespaceError, PutOp, SearchOp  
 from langgraph.store.memory import InMemoryStore  # noqa: E402
 
 from engine.integrations.langgraph import SemzipStore  # noqa: E402
+from engine.store import vectors  # noqa: E402
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 DOCS = {
@@ -85,7 +86,8 @@ def test_index_per_put_and_array_paths(tmp_path, index):
         store.put(("a",), "title", {"title": "a story about dogs"}, index=["title"])
         store.put(("a",), "none", {"text": "dogs dogs dogs"}, index=False)
         (stored,) = store.store.db._read("SELECT SUM(LENGTH(vecs)) FROM semzip_memories")
-        assert stored == (3 * 196,)  # two array elements, one title, nothing for index=False (int4 vectors)
+        # two array elements, one title, nothing for index=False
+        assert stored == (3 * vectors.size_of(store.store.scheme, 384),)
         hits = store.search(("a",), query="puppies", limit=3)
         assert [h.key for h in hits][:1] == ["chapters"] and hits[-1].key == "none" and hits[-1].score is None
 

@@ -11,6 +11,7 @@ import pytest
 from engine.codecs.container import decode_record
 from engine.store import (CorruptMemoryError, InvalidMemoryError, MemoryStore, Policy, Put, StoreError,
                           StoreVersionError)
+from engine.store import vectors
 from engine.store.coding import crc
 
 EXACT = [
@@ -198,5 +199,6 @@ def test_file_size_and_stats_count_the_embeddings(tmp_path, embedder):
         store.put(("n",), "k", "a memory of some length " * 4)
         (s,) = store.stats()
         assert s.namespace == ("n",) and s.memories == 1 and s.text_bytes == 96
-        assert s.stored_bytes > 96 + 196  # the raw record and its int4 vector
+        assert store.scheme == vectors.DEFAULT_SCHEME
+        assert s.stored_bytes > 96 + vectors.size_of(store.scheme, 384)  # the raw record and its vector
         assert store.file_bytes() >= Path(tmp_path / "s.db").stat().st_size
