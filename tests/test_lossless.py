@@ -82,6 +82,26 @@ def test_a_code_does_not_depend_on_the_batch_it_was_made_in(engine, coded32):
     assert [r.payload for r in alone] == [together[i].payload for i in (0, 1, 2, 31)]
 
 
+def test_a_kept_priming_state_is_the_decoded_one_bit_for_bit(engine, coded32, tmp_path, monkeypatch):
+    """The priming text is decoded once per build, CPU, model file and settings; later engines and processes put
+    its KV and first distribution back from bytes: the distribution and the codes must be the decoded ones."""
+    from engine.codecs.lossless.stream import PrimedRunner
+    from engine.core import runner as runner_module
+    from engine.core.prefix_states import PrefixStates
+
+    codec = engine.compressor
+    monkeypatch.setattr(runner_module, "_PREFIX_STATES", PrefixStates(tmp_path))  # nothing kept from other runs
+    decoded = PrimedRunner(codec.runner, codec.regime, codec.primed.prime_tokens)
+    monkeypatch.setattr(runner_module, "_PREFIX_STATES", PrefixStates(tmp_path))  # a new process: the disk alone
+    kept = PrimedRunner(codec.runner, codec.regime, codec.primed.prime_tokens)
+    assert decoded.prime_decoded and not kept.prime_decoded and len(list(tmp_path.glob("*.kv"))) == 1
+    assert kept.first_probs.tobytes() == decoded.first_probs.tobytes()
+    monkeypatch.setattr(codec, "primed", kept)
+    texts, records = coded32
+    assert [r.payload for r in engine.compress(texts[:2])] == [r.payload for r in records[:2]]
+    assert engine.reconstruct(records[:2]) == texts[:2]
+
+
 def test_a_record_decodes_alone_among_31_others_and_after_a_preemption(engine, coded32):
     texts, records = coded32
     assert engine.reconstruct(records) == texts  # all 32 lanes at once

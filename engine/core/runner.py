@@ -127,27 +127,48 @@ class ModelRunner:
         self.prefix = ()
         if not tokens:
             return
-        key = (*self._states_key, tokens)
-        state = _PREFIX_STATES.get(key)
-        if state is not None:
-            try:
-                self.ctx.set_seq_state(state, self.prefix_seq)
-                self.prefix = tokens
-                return
-            except LlamaError:  # not a state llama.cpp can read back here: decoded again below
-                _PREFIX_STATES.forget(key)
-                self.ctx.seq_rm(self.prefix_seq)
+        name = ("prefix", tokens)
+        if self.restore_sequence(name, self.prefix_seq) is not None:
+            self.prefix = tokens
+            return
         for start in range(0, len(tokens), self.batch.capacity):
             chunk = tokens[start : start + self.batch.capacity]
             self.batch.clear()
             self.batch.add_sequence(list(chunk), start, self.prefix_seq, logits_last=False)
             self.ctx.decode(self.batch)
-        state = self.ctx.seq_state(self.prefix_seq)
-        self.ctx.seq_rm(self.prefix_seq)
         self.prefix_decodes += 1
-        _PREFIX_STATES.put(key, state)
-        self.ctx.set_seq_state(state, self.prefix_seq)
+        self.keep_sequence(name, self.prefix_seq)
         self.prefix = tokens
+
+    def restore_sequence(self, name: tuple, seq_id: int) -> np.ndarray | None:
+        """Put the KV kept under name back as seq_id (empty before); the bytes kept beside it, or None when nothing
+        is kept here for this build, CPU, model file, settings and threads (a state llama.cpp refuses is dropped)."""
+        key = (*self._states_key, name)
+        kept = _PREFIX_STATES.get(key)
+        if kept is None:
+            return None
+        size = int(kept[:8].view("<u8")[0]) if kept.size >= 8 else -1
+        if not 0 < size <= kept.size - 8:
+            _PREFIX_STATES.forget(key)
+            return None
+        try:
+            self.ctx.set_seq_state(kept[8 : 8 + size], seq_id)
+        except LlamaError:  # not a state llama.cpp can read back here: the caller decodes it again
+            _PREFIX_STATES.forget(key)
+            self.ctx.seq_rm(seq_id)
+            return None
+        return kept[8 + size :]
+
+    def keep_sequence(self, name: tuple, seq_id: int, extra: np.ndarray | None = None) -> None:
+        """Keep seq_id's KV (and extra bytes beside it) under name for later runners and processes, and put it back
+        the way restore_sequence does: every user then starts from the same cells and bits, whichever came first."""
+        state = self.ctx.seq_state(seq_id)
+        self.ctx.seq_rm(seq_id)
+        parts = [np.array([state.size], dtype="<u8").view(np.uint8), state]
+        if extra is not None:
+            parts.append(np.ascontiguousarray(extra).view(np.uint8).ravel())
+        _PREFIX_STATES.put((*self._states_key, name), np.concatenate(parts))
+        self.ctx.set_seq_state(state, seq_id)
 
     def run(self, steps: list[Step]) -> dict[int, int]:
         """One llama_decode over all steps; returns {sequence id: sampled token} for the steps that wanted logits.

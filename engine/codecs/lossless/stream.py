@@ -39,9 +39,19 @@ class PrimedRunner:
         if self.num_slots < 2:
             raise ValueError("lossless coding needs at least 2 slots (a lone token is padded with a second stream)")
         self.prime_slot = self.num_slots
+        self.prime_tokens = tuple(prime_tokens)
         self.prime_len = len(prime_tokens)
         self.stats = CodingStats()
         self._buf: np.ndarray | None = None
+        runner.drop_seq(self.prime_slot)
+        # The priming text's KV and first distribution are kept as bytes (runner.keep_sequence): a later engine or
+        # process on the same build, CPU, model file and settings puts them back instead of decoding the text.
+        name = ("lossless-prime", regime, self.prime_tokens)
+        kept = runner.restore_sequence(name, self.prime_slot)
+        self.prime_decoded = kept is None or kept.size != 4 * runner.model.n_vocab
+        if not self.prime_decoded:
+            self.first_probs = kept.view(np.float32).copy()
+            return
         runner.drop_seq(self.prime_slot)
         pieces = math.ceil(len(prime_tokens) / regime.max_rows_per_stream)
         bounds = np.linspace(0, len(prime_tokens), pieces + 1).round().astype(int)  # balanced: no lone token
@@ -50,6 +60,7 @@ class PrimedRunner:
             probs = self.step({self.prime_slot: (prime_tokens[a:b], int(a))}, int(b - a), slots=self.num_slots + 1,
                               last_only=True)
         self.first_probs = probs[-1].copy()  # the distribution of every memory's first token
+        runner.keep_sequence(name, self.prime_slot, self.first_probs)
 
     def start(self, slot: int) -> None:
         self.runner.copy_seq(self.prime_slot, slot)
