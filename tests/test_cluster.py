@@ -6,7 +6,6 @@ and `semzip compress --ray` whose driver is SIGKILLed and resumed must both give
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ import ray  # noqa: E402  (the README's test command installs the ray extra)
 
 from engine.cli.cli import main  # noqa: E402
 from engine.codecs.container import Container  # noqa: E402
+
+from journal import journal_rows, wait_for_journal  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data" / "dialogues.jsonl"  # the project's own fixtures
 NOTES = ["lunch with Sam on Friday at noon", "the wifi password is on the fridge", "Bob prefers tea, not coffee",
@@ -74,22 +75,6 @@ def _cli(corpus, out) -> list[str]:
     return [sys.executable, "-m", "engine.cli", "compress", str(corpus), "-o", str(out), *FLAGS]
 
 
-def _journal_rows(out: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{out}.semzip.db?mode=ro", uri=True) as db:
-            return db.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
-    except sqlite3.Error:  # not created yet
-        return 0
-
-
-def _wait_for_journal(out: Path, proc: subprocess.Popen, rows: int) -> None:
-    deadline = time.monotonic() + 300
-    while _journal_rows(out) < rows:
-        assert proc.poll() is None, "the run ended before the kill"
-        assert time.monotonic() < deadline, "no batch committed in 300 s"
-        time.sleep(0.2)
-
-
 def _actor_pids() -> list[int]:
     """The actor processes of the test cluster (descendants of this process: its raylet started them)."""
     found = []
@@ -116,7 +101,7 @@ def test_two_actors_over_a_ray_dataset_give_the_single_process_bytes_through_a_s
 
     def kill_one_actor_after_the_first_commit():
         deadline = time.monotonic() + 300
-        while _journal_rows(out) < 2 and time.monotonic() < deadline:
+        while journal_rows(out) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         victims = _actor_pids()
         if len(victims) == 2:
@@ -146,12 +131,12 @@ def test_a_sigkilled_driver_resumes_to_the_same_bytes(corpus, reference, cluster
     out = tmp_path / "out.jsonl"
     proc = subprocess.Popen(_cli(corpus, out) + ["--ray", cluster, "--actors", "2"], stderr=subprocess.DEVNULL)
     try:
-        _wait_for_journal(out, proc, 2)
+        wait_for_journal(out, proc, 2)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
         proc.kill()
-    done = _journal_rows(out)
+    done = journal_rows(out)
     assert 2 <= done < len(ORDER) and not out.exists()
     resumed = subprocess.run(_cli(corpus, out) + ["--ray", cluster, "--actors", "2", "--resume"],
                              stderr=subprocess.DEVNULL, timeout=600)

@@ -1,7 +1,6 @@
 """The batch processor: cache equality, resume after SIGKILL byte-identical, refusing a changed input."""
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from engine.cli.cli import main
 from engine.jobs.store import RunStore
 
 from corpus import dialogues, openings, write_jsonl
+from journal import journal_rows, wait_for_journal
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +38,20 @@ def test_second_run_is_all_cache_hits_and_identical(corpus, reference, tmp_path,
 
 
 def test_resume_after_sigkill_is_byte_identical(corpus, reference, tmp_path):
+    """SIGKILLed once its first batch is committed (the journal says when: no guessed delay), then again in
+    its resumed run; the last resume finishes the rest: the output is the uninterrupted run's, byte for byte."""
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "engine.cli", "compress", str(corpus), "-o", str(out), "--mode", "summary", "--no-score", "--batch", "2"]
-    rng = random.Random(7)
-    kills = 0
-    for attempt in range(2):  # up to two SIGKILLs at random points, then one resume that runs to the end
-        proc = subprocess.Popen(cmd + (["--resume"] if attempt else []), stderr=subprocess.DEVNULL)
+    for resume, committed in ((False, 2), (True, 4)):  # each kill leaves model work to do
+        proc = subprocess.Popen(cmd + (["--resume"] if resume else []), stderr=subprocess.DEVNULL)
         try:
-            proc.wait(timeout=rng.uniform(3.0, 9.0) * (1 + attempt))
-            break  # finished before the kill
-        except subprocess.TimeoutExpired:
+            wait_for_journal(out, proc, committed)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            kills += 1
-    else:
-        assert subprocess.run(cmd + ["--resume"], stderr=subprocess.DEVNULL, timeout=600).returncode == 1  # the bad line
-    assert kills >= 1
+        finally:
+            proc.kill()
+        assert committed <= journal_rows(out) < 6 and not out.exists()
+    assert subprocess.run(cmd + ["--resume"], stderr=subprocess.DEVNULL, timeout=600).returncode == 1  # the bad line
     assert out.read_bytes() == reference.read_bytes()
 
 
