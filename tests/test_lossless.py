@@ -156,6 +156,23 @@ def test_cli_lossless_round_trip_in_both_containers(tmp_path, lossless_model_pat
     assert "to decode" in capsys.readouterr().err
 
 
+def test_the_same_code_in_several_records_is_decoded_once(engine, coded32, monkeypatch):
+    import dataclasses
+
+    from engine.codecs.lossless import codec as codec_module
+
+    texts, records = coded32
+    seen = []
+    real = codec_module.decode_all
+    monkeypatch.setattr(codec_module, "decode_all", lambda primed, segs: seen.append(len(segs)) or real(primed, segs))
+    twice = [records[4], dataclasses.replace(records[4], id="again"), records[5]]
+    assert engine.reconstruct(twice) == [texts[4], texts[4], texts[5]]
+    assert seen == [2]
+    broken = dataclasses.replace(records[4], id="bad sum", checksum=records[4].checksum ^ 1)
+    got = engine.decode([records[4], broken])  # shared tokens, each record's own checksum
+    assert got[0] == texts[4] and isinstance(got[1], DecodeError) and "'bad sum'" in str(got[1])
+
+
 def test_concurrent_reads_decode_together_and_each_gets_its_own_text(engine, coded32):
     from threads import call_from_threads
 

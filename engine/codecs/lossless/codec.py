@@ -150,7 +150,14 @@ class LosslessCodec:
         for i in bad:
             out[i] = DecodeError(f"record {records[i].id!r}: corrupt payload (a segment of more than {limit} tokens)")
         jobs = [(i, seg) for i, seg in jobs if i not in bad]
-        decoded = decode_all(self.primed, [seg for _, seg in jobs])
+        # A segment's tokens are a function of its code alone here: the same code twice (a memory stored twice, a
+        # key asked for twice, one memory's records in two formats) is decoded once, each record's checksum still
+        # checked on its own.
+        unique: dict[tuple[int, bytes], int] = {}
+        for _, seg in jobs:
+            unique.setdefault(seg, len(unique))
+        decoded_once = decode_all(self.primed, list(unique))
+        decoded = [decoded_once[unique[seg]] for _, seg in jobs]
         pieces: dict[int, list[bytes]] = {}
         for (i, _), tokens in zip(jobs, decoded):
             pieces.setdefault(i, []).append(self.tokenizer.pieces(tokens))
