@@ -16,7 +16,8 @@ SCHEMES = ("f32", "f16", "i8", "i4", "i2", "b1")
 DEFAULT_SCHEME = "i2"
 # i2's thresholds, in units of the vector's RMS: 0 and +-I2_THRESHOLD (chosen on both dev sets together from the
 # sweep in RESULTS.md). Cosine ignores a vector's length, so the four levels need no stored scale: they decode
-# as -1.5, -0.5, 0.5, 1.5, evenly spaced as the thresholds are.
+# as -1.5, -0.5, 0.5, 1.5, evenly spaced as the thresholds are. An all-zero vector (no direction) has no i2 form
+# that scores 0: it is stored as 0.5 everywhere.
 I2_THRESHOLD = 0.75
 
 
