@@ -91,7 +91,7 @@ def main() -> None:
         tot["text"] += len(text.encode())
         tot["tokens"] += len(tokens)
         logits = rows_of(plain, tokens)
-        tot["c1"] += code_bytes(tokens, probabilities(logits))
+        tot["c1"] += code_bytes(tokens, probabilities(logits, coder="c1"))
         hidden = rows_of(capt, tokens)
         extras = proj.extras_of(tokens)
         alpha = proj.alphabet(extras)

@@ -2,8 +2,9 @@
 
 These files are the format's promise (docs/FORMAT.md): a record read back on any x86-64 machine with AVX2, years
 later. If they stop decoding, something changed the numerics (the build's kernels, the regime, the coder) and every
-stored memory is at risk: CI fails. p3/ holds this release's (profile 3, regime r2); the folder above, regime r1's
-(profile 1, the release before); v2/, format 2 records by the release before that.
+stored memory is at risk: CI fails. p5/ holds this release's (profile 5: regime r2, coder c2); p3/, coder c1's
+(profile 3, the release before); the folder above, regime r1's (profile 1, the release before that); v2/, format 2
+records by the release before that.
 """
 import json
 from pathlib import Path
@@ -39,27 +40,42 @@ def golden() -> list[Record]:
 
 
 @pytest.fixture(scope="module")
-def golden_r2() -> list[Record]:
+def golden_c1() -> list[Record]:
     return _golden(GOLDEN / "p3")
 
 
-@pytest.mark.parametrize("which, number", [("golden", 1), ("golden_r2", 3)])
-def test_golden_records_cover_what_the_format_promises(which, number, request):
+@pytest.fixture(scope="module")
+def golden_c2() -> list[Record]:
+    return _golden(GOLDEN / "p5")
+
+
+@pytest.mark.parametrize("which, folder, number", [("golden", "", 1), ("golden_c1", "p3", 3), ("golden_c2", "p5", 5)])
+def test_golden_records_cover_what_the_format_promises(which, folder, number, request):
     records = request.getfixturevalue(which)
     kinds = {r.id: r.kind for r in records}
     assert kinds == {"chat-ascii": "lossless", "non-latin-emoji": "lossless", "two-segments": "lossless",
                      "ratio-16": "kept"}
     assert {r.profile for r in records} == {REFERENCES[number]}  # the portable CPU profile, by its number
-    texts = _texts(GOLDEN / ("p3" if number == 3 else "") / "texts.jsonl")
+    texts = _texts(GOLDEN / folder / "texts.jsonl")
     assert texts["chat-ascii"].isascii() and not texts["non-latin-emoji"].isascii()
 
 
-def test_this_release_s_records_decode_bit_for_bit(golden_r2, lossless_engine):
-    got = lossless_engine.decode(golden_r2)  # one batch: the two-segment record's streams beside the others
-    want = _texts(GOLDEN / "p3" / "texts.jsonl")
-    for rec, text in zip(golden_r2, got):
+def _decode_exactly(engine, records: list[Record], folder: Path) -> None:
+    got = engine.decode(records)
+    want = _texts(folder / "texts.jsonl")
+    for rec, text in zip(records, got):
         assert not isinstance(text, Exception), text
         assert text.encode("utf-8") == want[rec.id].encode("utf-8"), rec.id
+
+
+def test_this_release_s_records_decode_bit_for_bit(golden_c2, lossless_engine):
+    _decode_exactly(lossless_engine, golden_c2, GOLDEN / "p5")  # one batch: the two segments beside the others
+
+
+def test_coder_c1_records_decode_bit_for_bit(golden_c1, lossless_engine):
+    """The release before's records (coder c1: numpy's exp), all but the two-segment one: segments are this release's
+    decoder, which p5's two-segment record proves above; c1's probabilities are proven by the other three."""
+    _decode_exactly(lossless_engine, [r for r in golden_c1 if r.id != "two-segments"], GOLDEN / "p3")
 
 
 def test_regime_r1_and_format_2_records_decode_bit_for_bit(golden, lossless_engine):
@@ -73,9 +89,4 @@ def test_regime_r1_and_format_2_records_decode_bit_for_bit(golden, lossless_engi
     assert all(r.profile.endswith(".CPU") for r in v2)
     assert [(r.id, r.payload, r.checksum, r.profile) for r in v2_boxed] == \
         [(r.id, r.payload, r.checksum, r.profile) for r in v2]  # the same codes in both forms: decoded once
-    records = [r for r in golden if r.id != "two-segments"] + v2
-    got = lossless_engine.decode(records)
-    want = _texts(GOLDEN / "texts.jsonl")
-    for rec, text in zip(records, got):
-        assert not isinstance(text, Exception), text
-        assert text.encode("utf-8") == want[rec.id].encode("utf-8"), rec.id
+    _decode_exactly(lossless_engine, [r for r in golden if r.id != "two-segments"] + v2, GOLDEN)

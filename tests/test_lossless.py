@@ -95,7 +95,8 @@ def test_a_kept_priming_state_is_the_decoded_one_bit_for_bit(engine, coded32, tm
     monkeypatch.setattr(runner_module, "_PREFIX_STATES", PrefixStates(tmp_path))  # a new process: the disk alone
     kept = PrimedRunner(codec.runner, codec.regime, codec.primed.prime_tokens)
     assert decoded.prime_decoded and not kept.prime_decoded and len(list(tmp_path.glob("*.kv"))) == 1
-    assert kept.first_probs.tobytes() == decoded.first_probs.tobytes()
+    assert kept.first_logits.tobytes() == decoded.first_logits.tobytes()
+    assert kept.first_probs().tobytes() == decoded.first_probs().tobytes()
     monkeypatch.setattr(codec, "primed", kept)
     texts, records = coded32
     assert [r.payload for r in engine.compress(texts[:2])] == [r.payload for r in records[:2]]
@@ -111,7 +112,7 @@ def test_a_record_decodes_alone_among_31_others_and_after_a_preemption(engine, c
     primed = engine.compressor.primed
     segments = [unpack_payload(records[i].payload)[0] for i in (0, 1, 2, 3, 4, 7)]
     decoders = [Decoder(code) for _, code in segments]
-    tokens = [[d.decode(primed.first_probs)] for d in decoders]
+    tokens = [[d.decode(primed.first_probs())] for d in decoders]
     for slot in range(6):
         primed.start(slot)
     for _ in range(12):
@@ -164,7 +165,8 @@ def test_the_same_code_in_several_records_is_decoded_once(engine, coded32, monke
     texts, records = coded32
     seen = []
     real = codec_module.decode_all
-    monkeypatch.setattr(codec_module, "decode_all", lambda primed, segs: seen.append(len(segs)) or real(primed, segs))
+    monkeypatch.setattr(codec_module, "decode_all", lambda primed, segs, coder: seen.append(len(segs)) or
+                        real(primed, segs, coder))
     twice = [records[4], dataclasses.replace(records[4], id="again"), records[5]]
     assert engine.reconstruct(twice) == [texts[4], texts[4], texts[5]]
     assert seen == [2]

@@ -16,9 +16,10 @@ ENGINE = Profile(GEMMA, PORTABLE_KERNELS)
 
 def test_the_registered_profiles_are_this_release_s_numerics():
     # A priming, regime or coder change must come with new numbers: the old ones keep their meaning forever.
-    assert REFERENCES[3] == ENGINE.key and f".{PRIMING_ID}." in REFERENCES[4]
-    assert Profile.parse(REFERENCES[4]).kernels == PORTABLE_KERNELS
-    assert REFERENCES[1] == ENGINE.key.replace(".r2.", ".r1.")  # the release before's, still read (legacy.py)
+    assert REFERENCES[5] == ENGINE.key and f".{PRIMING_ID}." in REFERENCES[6]
+    assert Profile.parse(REFERENCES[6]).kernels == PORTABLE_KERNELS
+    assert REFERENCES[3] == ENGINE.key.replace(".c2.", ".c1.")  # the release before's (numpy's exp), still read
+    assert REFERENCES[1] == REFERENCES[3].replace(".r2.", ".r1.")  # the one before that's (legacy.py)
 
 
 @pytest.mark.parametrize("stored, needs", [
@@ -26,7 +27,7 @@ def test_the_registered_profiles_are_this_release_s_numerics():
     (ENGINE.key.rsplit(".", 1)[0] + ".CPU", None),  # format 2's CPU records: tried, the checksum decides
     ("0" * 16 + ENGINE.key[16:], "sha256 starts 0000000000000000"),
     (ENGINE.key.replace(".r2.", ".r9."), "regime r9"),
-    (ENGINE.key.replace(".c1.", ".c9."), "coder c9"),
+    (ENGINE.key.replace(".c2.", ".c9."), "coder c9"),
     (ENGINE.key.replace(PORTABLE_KERNELS, "cpu-avx+avx2+avx512+fma"), "a llama.cpp built with exactly the CPU kernels"),
     (ENGINE.key.replace(PORTABLE_KERNELS, "cuda-nvidia-h200"), "a GPU of that backend and model (cuda-nvidia-h200)"),
     ("garbage", "is not a numerics profile"),

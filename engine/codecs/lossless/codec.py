@@ -13,6 +13,7 @@ import time
 from engine.codecs import varint
 from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
+from engine.codecs.lossless.coder import CODER_ID, CODERS, numpy_targets_beyond_x86_64_v3
 from engine.codecs.lossless.priming import PRIMING_TEXT
 from engine.codecs.lossless.profile import PORTABLE_KERNELS, Profile, refusal
 from engine.codecs.lossless.regime import KERNEL_ENV, Regime
@@ -29,9 +30,9 @@ class ProfileRefused(DecodeError):
     """A record whose numerics profile this engine cannot reproduce (another model, kernel set or release)."""
 
 
-def _regime_of(profile: str | None) -> str | None:
+def _parsed(profile: str | None) -> Profile | None:
     try:
-        return Profile.parse(profile).regime
+        return Profile.parse(profile)
     except ValueError:
         return None
 
@@ -66,15 +67,18 @@ class LosslessCodec:
     """Codes many memories at once over one runner built with Regime.runner_config."""
 
     def __init__(self, runner, model_sha: str, kernels: str = PORTABLE_KERNELS, regime: Regime = Regime(),
-                 lane_tokens: int | None = None):
+                 lane_tokens: int | None = None, coder: str = CODER_ID):
         """kernels: the numerics profile's name for what runs the model (cpu-x86-64-v3, or a GPU's).
-        lane_tokens: cut memories longer than this into about that many tokens per segment (lanes)."""
+        lane_tokens: cut memories longer than this into about that many tokens per segment (lanes).
+        coder: the coder new records are made with (an older one only to write its records for tests and benches)."""
+        if coder not in CODERS:
+            raise ValueError(f"unknown coder {coder!r} (known: {', '.join(CODERS)})")
         self.runner = runner
         self.regime = regime
         self.tokenizer = ExactTokenizer(runner.model)
         prime = runner.model.tokenize(PRIMING_TEXT, add_special=True, parse_special=False)
         self.primed = PrimedRunner(runner, regime, prime)
-        self.profile = Profile(model_sha, kernels, regime.id)
+        self.profile = Profile(model_sha, kernels, regime.id, coder=coder)
         self.config = regime  # what the batch processor's cache keys and resume checks fingerprint
         # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
         self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
@@ -123,47 +127,55 @@ class LosslessCodec:
                 tokens = sum(n for n, _, _ in parts[i])
                 on_done(ItemDone(i, records[i], time.perf_counter() - t0, tokens, 0))
 
-        encode_all(self.primed, [seg for _, seg in jobs], with_bits, on_stream=stream_done)
+        encode_all(self.primed, [seg for _, seg in jobs], with_bits, on_stream=stream_done, coder=self.profile.coder)
         return (records, surprisal) if with_bits else records
 
     def decompress(self, records: list[Record]) -> list[str | DecodeError]:
         """The text of each record, or a DecodeError naming it; records decode together, each only once."""
         out: list[str | DecodeError | None] = [None] * len(records)
-        jobs: list[tuple[int, tuple[int, bytes]]] = []
+        jobs: list[tuple[int, tuple[str, int, bytes]]] = []  # record -> (its coder, a segment's tokens and code)
         elsewhere: dict[str, list[int]] = {}  # another regime this release knows -> its records (legacy.py)
         for i, rec in enumerate(records):
-            theirs = _regime_of(rec.profile)
-            if theirs != self.regime.id and theirs in KERNEL_ENV and \
-                    refusal(rec.profile, dataclasses.replace(self.profile, regime=theirs)) is None:
-                elsewhere.setdefault(theirs, []).append(i)
+            theirs = _parsed(rec.profile)
+            known = theirs is not None and theirs.coder in CODERS
+            here = dataclasses.replace(self.profile, coder=theirs.coder) if known else self.profile
+            if known and theirs.regime != self.regime.id and theirs.regime in KERNEL_ENV and \
+                    refusal(rec.profile, dataclasses.replace(here, regime=theirs.regime)) is None:
+                elsewhere.setdefault(theirs.regime, []).append(i)
                 continue
-            why = refusal(rec.profile, self.profile)
+            why = refusal(rec.profile, here)
             if why is not None:  # refused before any decoding: its numerics cannot be reproduced here
                 out[i] = ProfileRefused(f"record {rec.id!r} cannot be decoded by this engine: {why}")
                 continue
             try:
-                jobs += [(i, seg) for seg in unpack_payload(rec.payload)]
+                jobs += [(i, (here.coder, *seg)) for seg in unpack_payload(rec.payload)]
             except ValueError as exc:
                 out[i] = DecodeError(f"record {rec.id!r}: corrupt payload ({exc})")
         limit = self.segment_tokens
-        bad = {i for i, (n, _) in jobs if n > limit}
+        bad = {i for i, (_, n, _) in jobs if n > limit}
         for i in bad:
             out[i] = DecodeError(f"record {records[i].id!r}: corrupt payload (a segment of more than {limit} tokens)")
         jobs = [(i, seg) for i, seg in jobs if i not in bad]
         # A segment's tokens are a function of its code alone here: the same code twice (a memory stored twice, a
         # key asked for twice, one memory's records in two formats) is decoded once, each record's checksum still
-        # checked on its own.
-        unique: dict[tuple[int, bytes], int] = {}
-        for _, seg in jobs:
-            unique.setdefault(seg, len(unique))
-        decoded_once = decode_all(self.primed, list(unique))
-        decoded = [decoded_once[unique[seg]] for _, seg in jobs]
+        # checked on its own. Each coder's segments decode as one batch.
+        decoded_once: dict[tuple[str, int, bytes], list[int]] = {}
+        for coder in CODERS:
+            unique = list(dict.fromkeys(seg for _, seg in jobs if seg[0] == coder))
+            if unique:
+                decoded_once.update(zip(unique, decode_all(self.primed, [seg[1:] for seg in unique], coder)))
+        decoded = [decoded_once[seg] for _, seg in jobs]
         pieces: dict[int, list[bytes]] = {}
+        coder_of = {i: seg[0] for i, seg in jobs}
         for (i, _), tokens in zip(jobs, decoded):
             pieces.setdefault(i, []).append(self.tokenizer.pieces(tokens))
+        wide_numpy = numpy_targets_beyond_x86_64_v3()
         for i, parts in pieces.items():
             data = b"".join(parts)
             rec = records[i]
+            if checksum(data) != rec.checksum and coder_of[i] == "c1" and wide_numpy:
+                elsewhere.setdefault(self.regime.id, []).append(i)  # perhaps coded where numpy ran AVX2 code
+                continue
             if checksum(data) != rec.checksum:
                 out[i] = DecodeError(f"record {rec.id!r}: the decoded text does not match its checksum (corrupt record, "
                                      f"or numerics differ from the encoder's: profile {rec.profile})")
@@ -175,8 +187,9 @@ class LosslessCodec:
         for regime_id, which in elsewhere.items():
             from engine.codecs.lossless.legacy import decode_elsewhere
 
+            env = {"NPY_DISABLE_CPU_FEATURES": " ".join(wide_numpy)} if regime_id == self.regime.id else None
             texts = decode_elsewhere([records[i] for i in which], regime_id, self.runner.model.path,
-                                     self.profile.model_sha, self.profile.kernels, self.runner.config.n_threads)
+                                     self.profile.model_sha, self.profile.kernels, self.runner.config.n_threads, env)
             for i, text in zip(which, texts):
                 out[i] = text
         return out  # type: ignore[return-value]

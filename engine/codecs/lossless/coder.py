@@ -1,27 +1,87 @@
 """Arithmetic (range) coding of token ids under the model's next-token distributions, with constriction.
 
-The probability of every vocabulary entry is built from the logits row the same way on both sides:
-float32 exp(logit - max), handed unnormalised to constriction's categorical model (perfect=False:
-its fast quantisation to 24-bit integer frequencies, which gives every symbol a nonzero share). The
-encoder and decoder therefore agree exactly whenever they see bit-identical logits; the regime module
-is what guarantees that.
+The probability of every vocabulary entry is built from the logits row the same way on both sides and handed
+unnormalised to constriction's categorical model (perfect=False: its fast quantisation to 24-bit integer
+frequencies, which gives every symbol a nonzero share). The encoder and decoder agree exactly whenever they see
+bit-identical logits (the regime module guarantees that) and build the probabilities with the same bits.
+
+That second condition is the coder's own. Coder c1 (the releases before) took numpy's float32 exp, whose bits
+depend on the SIMD code numpy picks for the CPU it runs on and on numpy's version: measured, numpy 2.4's X86_V2
+and X86_V3 paths give other bits for the same input (bench/RESULTS.md), and an Intel Xeon runs its AVX-512 one.
+Coder c2 uses only operations every IEEE-754 machine rounds the same way: d = max - logit, rounded to a 1/256-nat
+grid by adding 2^15 (round to nearest), then a table of exp(-k/256) computed once in decimal arithmetic. A token
+more than 20 nats below the row's best gets 0: e^-20 is 30x below the 2^-24 share the quantisation gives it anyway.
 """
 from __future__ import annotations
+
+import decimal
+import functools
+import hashlib
 
 import numpy as np
 import constriction
 
-CODER_ID = "c1"  # constriction 0.5 range coder, float32 exp(logit - max), perfect=False: bump when the mapping changes
+CODER_ID = "c2"  # bump when the logits -> probabilities mapping changes (it is part of every record's profile)
+CODERS = ("c1", "c2")  # every coder this release decodes
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
 
+_STEPS_PER_NAT = 256
+_CUT_NATS = 20
+_GRID = np.float32(2.0**15)  # float32 numbers in [2^15, 2^16) are 1/256 apart: adding it rounds d to the grid
+_GRID_BITS = _GRID.view(np.uint32)
+_CUT = np.float32(2.0**15 + _CUT_NATS)
+# sha256 of the table's float32 bytes: a table computed otherwise here would code other bits, so it is refused
+TABLE_SHA256 = "865c555882ce4edfcbf756c28889d805052a52edaad1bd8cde3575810cc0e99f"
 
-def probabilities(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Unnormalised next-token probabilities for each logits row, float32, deterministic on one machine."""
+
+@functools.cache
+def exp_table() -> np.ndarray:
+    """exp(-k/256) for k < 20 * 256, float32: exp(-whole nats) * exp(-k/256 of a nat), each from decimal
+    arithmetic, multiplied in float64 (IEEE rounds a product the same everywhere): the same bytes on every machine."""
+    ctx = decimal.Context(prec=34)
+    whole = np.array([float(ctx.exp(decimal.Decimal(-i))) for i in range(_CUT_NATS)])
+    part = np.array([float(ctx.exp(ctx.divide(decimal.Decimal(-j), _STEPS_PER_NAT))) for j in range(_STEPS_PER_NAT)])
+    table = np.multiply.outer(whole, part).astype(np.float32).reshape(-1)
+    digest = hashlib.sha256(table.tobytes()).hexdigest()
+    if digest != TABLE_SHA256:
+        raise RuntimeError(f"coder {CODER_ID}'s exp table computed here has sha256 {digest}, not {TABLE_SHA256}: "
+                           f"records coded with it would not decode elsewhere (report this machine and Python)")
+    return table
+
+
+def probabilities(logits: np.ndarray, out: np.ndarray | None = None, coder: str = CODER_ID) -> np.ndarray:
+    """Unnormalised next-token probabilities for each logits row, float32, under coder c2 (or c1)."""
     if out is None or out.shape != logits.shape:
         out = np.empty(logits.shape, dtype=np.float32)
-    np.subtract(logits, logits.max(axis=-1, keepdims=True), out=out)
-    np.exp(out, out=out)
+    best = logits.max(axis=-1, keepdims=True)
+    if not np.isfinite(best).all():
+        raise ValueError("the model returned logits that are not finite numbers")
+    if coder == "c1":
+        np.subtract(logits, best, out=out)
+        np.exp(out, out=out)
+        return out
+    if coder != "c2":
+        raise ValueError(f"unknown coder {coder!r} (known: {', '.join(CODERS)})")
+    grid = np.empty(logits.shape, dtype=np.float32)
+    np.subtract(best, logits, out=grid)  # >= 0, exactly 0 at the best
+    np.add(grid, _GRID, out=grid)  # round(d + 2^15): its low mantissa bits are round(256 d)
+    flat, dest = grid.reshape(-1), out.reshape(-1)
+    near = np.flatnonzero(flat < _CUT)
+    dest.fill(0)
+    dest[near] = exp_table()[flat.view(np.uint32)[near] - _GRID_BITS]
     return out
+
+
+def numpy_targets_beyond_x86_64_v3() -> list[str]:
+    """numpy's SIMD targets active here that an x86-64-v3 (AVX2) machine lacks: its AVX-512 code.
+
+    A c1 record decodes only where numpy's float32 exp gives its coder's bits: one coded on an AVX2 machine, read on
+    an AVX-512 one, is decoded again in a child process with these targets off (NPY_DISABLE_CPU_FEATURES)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [t for t in __cpu_dispatch__ if __cpu_features__.get(t) and (t.startswith("AVX512") or t == "X86_V4")]
 
 
 class Encoder:

@@ -1,5 +1,8 @@
 """Records of another regime than this process runs, decoded in a child process whose ggml is set up for theirs.
 
+The same child decodes coder c1's records that failed their checksum here on a machine whose numpy runs AVX-512
+code, with that code off (coder.py: c1's probabilities depend on numpy's SIMD path).
+
 ggml reads its matmul switches once per process (regime.py), so one process runs one regime. A record of another
 regime this release knows (r1: the release before) goes to `python -m engine.codecs.lossless.legacy`, started with
 that regime's switches and the same model; it decodes the records as this process would and hands the texts back.
@@ -20,9 +23,9 @@ from engine.codecs.record import Record
 
 
 def decode_elsewhere(records: list[Record], regime_id: str, model_path: str | Path, model_sha: str, kernels: str,
-                     n_threads: int = 0) -> list[str | DecodeError]:
-    """The text of each record (all of regime regime_id), or a DecodeError naming it."""
-    env = {**os.environ, **KERNEL_ENV[regime_id]}
+                     n_threads: int = 0, env: dict[str, str] | None = None) -> list[str | DecodeError]:
+    """The text of each record (all of regime regime_id), or a DecodeError naming it; env: more for the child."""
+    env = {**os.environ, **KERNEL_ENV[regime_id], **(env or {})}
     cmd = [sys.executable, "-m", "engine.codecs.lossless.legacy", "--model", str(model_path), "--sha256", model_sha,
            "--kernels", kernels, "--regime", regime_id, "--threads", str(n_threads)]
     lines = "".join(r.to_json() + "\n" for r in records)

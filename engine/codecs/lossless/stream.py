@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.codecs.lossless.coder import Decoder, Encoder, probabilities
+from engine.codecs.lossless.coder import CODER_ID, Decoder, Encoder, probabilities
 from engine.codecs.lossless.lanes import plan_batch
 from engine.codecs.lossless.regime import Regime
 
@@ -44,23 +44,29 @@ class PrimedRunner:
         self.stats = CodingStats()
         self._buf: np.ndarray | None = None
         runner.drop_seq(self.prime_slot)
-        # The priming text's KV and first distribution are kept as bytes (runner.keep_sequence): a later engine or
+        self._first_probs: dict[str, np.ndarray] = {}
+        # The priming text's KV and last logits are kept as bytes (runner.keep_sequence): a later engine or
         # process on the same build, CPU, model file and settings puts them back instead of decoding the text.
-        name = ("lossless-prime", regime, self.prime_tokens)
+        name = ("lossless-prime-logits", regime, self.prime_tokens)
         kept = runner.restore_sequence(name, self.prime_slot)
         self.prime_decoded = kept is None or kept.size != 4 * runner.model.n_vocab
         if not self.prime_decoded:
-            self.first_probs = kept.view(np.float32).copy()
+            self.first_logits = kept.view(np.float32).copy()
             return
         runner.drop_seq(self.prime_slot)
         pieces = math.ceil(len(prime_tokens) / regime.max_rows_per_stream)
         bounds = np.linspace(0, len(prime_tokens), pieces + 1).round().astype(int)  # balanced: no lone token
-        probs = None
         for a, b in zip(bounds[:-1], bounds[1:]):
-            probs = self.step({self.prime_slot: (prime_tokens[a:b], int(a))}, int(b - a), slots=self.num_slots + 1,
-                              last_only=True)
-        self.first_probs = probs[-1].copy()  # the distribution of every memory's first token
-        runner.keep_sequence(name, self.prime_slot, self.first_probs)
+            self.step({self.prime_slot: (prime_tokens[a:b], int(a))}, int(b - a), slots=self.num_slots + 1,
+                      last_only=True)
+        self.first_logits = self.last_logits[-1].copy()  # what every memory's first token is coded under
+        runner.keep_sequence(name, self.prime_slot, self.first_logits)
+
+    def first_probs(self, coder: str = CODER_ID) -> np.ndarray:
+        """The distribution of every memory's first token, under that coder."""
+        if coder not in self._first_probs:
+            self._first_probs[coder] = probabilities(self.first_logits.reshape(1, -1), coder=coder)[0]
+        return self._first_probs[coder]
 
     def start(self, slot: int) -> None:
         self.runner.copy_seq(self.prime_slot, slot)
@@ -69,15 +75,17 @@ class PrimedRunner:
         self.runner.drop_seq(slot)
 
     def step(self, feeds: dict[int, tuple[list[int], int]], chunk: int, slots: int | None = None,
-             last_only: bool = False) -> np.ndarray:
-        """Decode one canonical batch; returns probabilities for the fed rows (see plan.rows via last_plan)."""
+             last_only: bool = False, coder: str = CODER_ID) -> np.ndarray:
+        """Decode one canonical batch; returns probabilities for the fed rows (see plan.rows via last_plan), and
+        keeps the logits they came from in last_logits."""
         plan = plan_batch(feeds, chunk, self.regime.min_rows, slots or self.num_slots, last_only)
         t0 = time.perf_counter()
         logits = self.runner.forward(plan.tokens, plan.positions, plan.seq_ids, plan.wants)
         t1 = time.perf_counter()
         if self._buf is None or self._buf.shape[0] < logits.shape[0]:
             self._buf = np.empty((self.regime.rows_per_decode, logits.shape[1]), dtype=np.float32)
-        probs = probabilities(logits, self._buf[: logits.shape[0]])
+        self.last_logits = logits
+        probs = probabilities(logits, self._buf[: logits.shape[0]], coder)
         for slot in plan.pad_slots:
             self.runner.drop_seq(slot)
         self.stats.num_decodes += 1
@@ -105,7 +113,8 @@ def _surprisal(probs: np.ndarray, symbols) -> list[float]:
     return list(-np.log2(p))
 
 
-def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool = False, on_stream=None):
+def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool = False, on_stream=None,
+               coder: str = CODER_ID):
     """Code each token list; returns the codes (and, with_bits, each token's surprisal in bits).
 
     on_stream(index, code, bits) hears each stream the moment its code is complete (streams finish in any order).
@@ -119,7 +128,7 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool =
     # so each one is finished (and reported) early instead of all of them at the end.
     limit = primed.regime.rows_per_decode // primed.regime.max_rows_per_stream + 1
     while waiting or lanes:
-        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, streams[i], i, with_bits), limit)
+        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, streams[i], i, with_bits, coder), limit)
         for slot in [s for s, lane in lanes.items() if lane.fed >= len(lane.tokens) - 1]:
             lane = lanes.pop(slot)  # every token but the last has been fed: its code is complete
             codes[lane.index], bits[lane.index] = lane.coder.finish(), lane.bits
@@ -131,7 +140,7 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool =
         chunk = primed.regime.chunk_for(max(lanes) - min(lanes) + 1)
         feeds = {s: (lane.tokens[lane.fed : min(lane.fed + chunk, len(lane.tokens) - 1)],
                      primed.prime_len + lane.fed) for s, lane in lanes.items()}
-        probs = primed.step(feeds, chunk)
+        probs = primed.step(feeds, chunk, coder=coder)
         t = time.perf_counter()
         for slot, lane in lanes.items():
             rows = probs[primed.last_plan.rows[slot]]
@@ -145,10 +154,10 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool =
     return (codes, bits) if with_bits else codes
 
 
-def _start_encoder(primed: PrimedRunner, tokens: list[int], index: int, with_bits: bool) -> _Lane:
+def _start_encoder(primed: PrimedRunner, tokens: list[int], index: int, with_bits: bool, coder: str) -> _Lane:
     lane = _Lane(index, tokens, Encoder())
     if tokens:
-        first = primed.first_probs.reshape(1, -1)
+        first = primed.first_probs(coder).reshape(1, -1)
         lane.coder.encode(tokens[:1], first)
         if with_bits:
             lane.bits += _surprisal(first, tokens[:1])
@@ -156,14 +165,14 @@ def _start_encoder(primed: PrimedRunner, tokens: list[int], index: int, with_bit
     return lane
 
 
-def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]]) -> list[list[int]]:
-    """segments: (number of tokens, code) each; returns the token lists."""
+def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]], coder: str = CODER_ID) -> list[list[int]]:
+    """segments: (number of tokens, code) each, all coded by that coder; returns the token lists."""
     out: list[list[int]] = [[] for _ in segments]
     waiting = deque(range(len(segments)))
     lanes: dict[int, _Lane] = {}
     stats = primed.stats
     while waiting or lanes:
-        _admit(primed, lanes, waiting, lambda i: _start_decoder(primed, segments[i], i))
+        _admit(primed, lanes, waiting, lambda i: _start_decoder(primed, segments[i], i, coder))
         for slot in [s for s, lane in lanes.items() if len(lane.tokens) >= lane.total]:
             lane = lanes.pop(slot)
             out[lane.index] = lane.tokens
@@ -171,7 +180,7 @@ def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]]) -> list[
         if not lanes:
             continue
         feeds = {s: (lane.tokens[-1:], primed.prime_len + len(lane.tokens) - 1) for s, lane in lanes.items()}
-        probs = primed.step(feeds, 1)
+        probs = primed.step(feeds, 1, coder=coder)
         t = time.perf_counter()
         for slot, lane in lanes.items():
             lane.tokens.append(lane.coder.decode(probs[primed.last_plan.rows[slot].start]))
@@ -180,11 +189,11 @@ def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]]) -> list[
     return out
 
 
-def _start_decoder(primed: PrimedRunner, segment: tuple[int, bytes], index: int) -> _Lane:
+def _start_decoder(primed: PrimedRunner, segment: tuple[int, bytes], index: int, coder: str) -> _Lane:
     total, code = segment
     lane = _Lane(index, [], Decoder(code), total=total)
     if total:
-        lane.tokens.append(lane.coder.decode(primed.first_probs))
+        lane.tokens.append(lane.coder.decode(primed.first_probs(coder)))
         primed.stats.num_tokens += 1
     return lane
 
