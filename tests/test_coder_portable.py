@@ -14,14 +14,32 @@ import numpy as np
 import pytest
 
 from engine.codecs.lossless import coder
+from engine.codecs.profiles import REFERENCES
+from engine.codecs.record import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys
 import numpy as np
 from engine.codecs.lossless import coder
+from engine.codecs.profiles import REFERENCES
+from engine.codecs.record import Record
 np.save(sys.argv[2], coder.probabilities(np.load(sys.argv[1]), coder="c2"))
 """
+
+
+ENCODE_C1 = """
+import sys
+from engine.api import Engine
+from engine.codecs.item import Item
+from engine.codecs.lossless.codec import LosslessCodec
+from engine.core.runner import RunnerConfig
+with Engine(mode="lossless", runner_config=RunnerConfig(num_slots=2)) as engine:
+    base = engine.compressor
+    old = LosslessCodec(base.runner, engine.model_sha, base.profile.kernels, base.regime, coder="c1")
+    print(old.compress([Item("old", sys.argv[1])])[0].to_json())
+"""
+OLD_NOTE = "Ann: the plumber comes on Tuesday at 8:15, so leave the side gate open.\nTom: OK, and I'll pay him 120 EUR."
 
 
 def _active_targets() -> list[str]:
@@ -72,3 +90,29 @@ def test_logits_that_are_not_numbers_are_refused():
     bad[0, 3] = np.nan
     with pytest.raises(ValueError, match="not finite"):
         coder.probabilities(bad)
+
+
+def test_a_c1_record_coded_on_other_numpy_code_is_decoded_again_with_this_machine_s_extra_code_off(
+        lossless_engine, monkeypatch):
+    """Coder c1 on a machine whose numpy runs wider SIMD code than the coding machine's: the record fails its checksum
+    here, and decodes in a child with that code off. Played on one machine: the record is coded by a child on numpy's
+    baseline code, and this process is told its own dispatched targets are the extra ones (as AVX-512's would be)."""
+    targets = _active_targets()
+    if not targets:
+        pytest.skip("numpy runs its baseline code here already: no other code to code a record on")
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(targets), "PYTHONPATH": str(ROOT)}
+    made = subprocess.run([sys.executable, "-c", ENCODE_C1, OLD_NOTE], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr[-2000:]
+    rec = Record.from_json(made.stdout.strip().splitlines()[-1])
+    assert rec.profile == REFERENCES[3]  # c1, regime r2: the release before's records
+    from engine.codecs.lossless import codec as codec_module
+    from engine.codecs.lossless import legacy
+
+    monkeypatch.setattr(codec_module, "numpy_targets_beyond_x86_64_v3", lambda: targets)
+    retried = []
+    real = legacy.decode_elsewhere
+    monkeypatch.setattr(legacy, "decode_elsewhere", lambda records, *a, **k: retried.append(k or a) or
+                        real(records, *a, **k))
+    assert lossless_engine.decode([rec]) == [OLD_NOTE]
+    assert retried, "the record decoded here at once: this numpy's code gave the coder's bits, nothing was retried"
