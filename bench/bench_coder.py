@@ -35,13 +35,6 @@ for c in ("c1", "c2"):
 """
 
 
-def _active_targets() -> list[str]:
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    except ImportError:
-        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -86,11 +79,11 @@ def main() -> None:
                              f"{(sizes[c] / sizes['c1'] - 1) * 100:+.2f}%" if c != "c1" else "-", f"{enc:.0f}"])
         first = base.primed.first_logits.reshape(1, -1)
     stream.PrimedRunner.step = real_step
-    print(f"{machine()}; numpy {np.__version__}, dispatched here: {' '.join(_active_targets()) or 'none'}")
+    print(f"{machine()}; numpy {np.__version__}, dispatched here: {' '.join(coder.numpy_active_targets()) or 'none'}")
     print_table(["set", "coder", "texts", "text bytes", "record bytes", "ratio", "vs c1", "encode s"], rows)
 
     logits = np.concatenate([first] + logits_seen).astype(np.float32)[:64]
-    targets = _active_targets()
+    targets = coder.numpy_active_targets()
     if not targets:
         print("numpy runs its baseline code here: no other SIMD code to compare against")
         return

@@ -42,13 +42,6 @@ with Engine(mode="lossless", runner_config=RunnerConfig(num_slots=2)) as engine:
 OLD_NOTE = "Ann: the plumber comes on Tuesday at 8:15, so leave the side gate open.\nTom: OK, and I'll pay him 120 EUR."
 
 
-def _active_targets() -> list[str]:
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    except ImportError:
-        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
-
 
 def _rows(first_logits: np.ndarray) -> np.ndarray:
     """The model's real first-token logits, and rows that reach the coder's edges (ties, the cut, huge spreads)."""
@@ -63,7 +56,7 @@ def _rows(first_logits: np.ndarray) -> np.ndarray:
 
 
 def test_c2_gives_the_same_bits_on_numpy_s_baseline_code(lossless_engine, tmp_path):
-    targets = _active_targets()
+    targets = coder.numpy_active_targets()
     if not targets:
         pytest.skip("numpy runs its baseline code here already: nothing to compare against")
     logits = _rows(lossless_engine.compressor.primed.first_logits)
@@ -97,7 +90,7 @@ def test_a_c1_record_coded_on_other_numpy_code_is_decoded_again_with_this_machin
     """Coder c1 on a machine whose numpy runs wider SIMD code than the coding machine's: the record fails its checksum
     here, and decodes in a child with that code off. Played on one machine: the record is coded by a child on numpy's
     baseline code, and this process is told its own dispatched targets are the extra ones (as AVX-512's would be)."""
-    targets = _active_targets()
+    targets = coder.numpy_active_targets()
     if not targets:
         pytest.skip("numpy runs its baseline code here already: no other code to code a record on")
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(targets), "PYTHONPATH": str(ROOT)}

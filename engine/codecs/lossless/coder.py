@@ -72,16 +72,21 @@ def probabilities(logits: np.ndarray, out: np.ndarray | None = None, coder: str 
     return out
 
 
+def numpy_active_targets() -> list[str]:
+    """The SIMD targets numpy dispatches to here (NPY_DISABLE_CPU_FEATURES with all of them: its baseline code)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]
+
+
 def numpy_targets_beyond_x86_64_v3() -> list[str]:
     """numpy's SIMD targets active here that an x86-64-v3 (AVX2) machine lacks: its AVX-512 code.
 
     A c1 record decodes only where numpy's float32 exp gives its coder's bits: one coded on an AVX2 machine, read on
     an AVX-512 one, is decoded again in a child process with these targets off (NPY_DISABLE_CPU_FEATURES)."""
-    try:
-        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    except ImportError:  # numpy 1.x
-        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-    return [t for t in __cpu_dispatch__ if __cpu_features__.get(t) and (t.startswith("AVX512") or t == "X86_V4")]
+    return [t for t in numpy_active_targets() if t.startswith("AVX512") or t == "X86_V4"]
 
 
 class Encoder:
