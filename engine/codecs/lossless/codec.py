@@ -173,10 +173,11 @@ class LosslessCodec:
         for i, parts in pieces.items():
             data = b"".join(parts)
             rec = records[i]
-            if checksum(data) != rec.checksum and coder_of[i] == "c1" and wide_numpy:
+            matches = checksum(data) == rec.checksum
+            if not matches and coder_of[i] == "c1" and wide_numpy:
                 elsewhere.setdefault(self.regime.id, []).append(i)  # perhaps coded where numpy ran AVX2 code
                 continue
-            if checksum(data) != rec.checksum:
+            if not matches:
                 out[i] = DecodeError(f"record {rec.id!r}: the decoded text does not match its checksum (corrupt record, "
                                      f"or numerics differ from the encoder's: profile {rec.profile})")
                 continue

@@ -62,13 +62,13 @@ def probabilities(logits: np.ndarray, out: np.ndarray | None = None, coder: str 
         return out
     if coder != "c2":
         raise ValueError(f"unknown coder {coder!r} (known: {', '.join(CODERS)})")
-    grid = np.empty(logits.shape, dtype=np.float32)
-    np.subtract(best, logits, out=grid)  # >= 0, exactly 0 at the best
-    np.add(grid, _GRID, out=grid)  # round(d + 2^15): its low mantissa bits are round(256 d)
-    flat, dest = grid.reshape(-1), out.reshape(-1)
+    np.subtract(best, logits, out=out)  # >= 0, exactly 0 at the best
+    np.add(out, _GRID, out=out)  # round(d + 2^15): its low mantissa bits are round(256 d)
+    flat = out.reshape(-1)  # worked in place: no second buffer of the rows' size on every step
     near = np.flatnonzero(flat < _CUT)
-    dest.fill(0)
-    dest[near] = exp_table()[flat.view(np.uint32)[near] - _GRID_BITS]
+    kept = exp_table()[flat.view(np.uint32)[near] - _GRID_BITS]
+    flat.fill(0)
+    flat[near] = kept
     return out
 
 
