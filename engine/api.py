@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
@@ -57,17 +58,31 @@ class Engine:
         self.read_cache = DecodedCache(read_cache_bytes, read_cache_ttl_s)
         self.on_read = None
         self._lock = threading.Lock()  # the model runs one call at a time; the batcher merges callers
+        self.num_waiting = 0  # callers waiting for the model while another call holds it (a compaction yields)
         self._batcher = SubmissionBatcher(self._compress_locked)
         # Reads from several threads at once (a store's gets and searches) decode together: one stream each.
         self._decode_batcher = SubmissionBatcher(self._decompress_locked, name="semzip-decode-batcher")
 
     def _compress_locked(self, items: list[Item]) -> list[Record]:
-        with self._lock:
+        with self._waiting():
             return self.compressor.compress(items)
 
     def _decompress_locked(self, records: list[Record]) -> list:
-        with self._lock:
+        with self._waiting():
             return self.compressor.decompress(records)
+
+    @contextlib.contextmanager
+    def _waiting(self):
+        """The model's lock, counted in num_waiting while waited for."""
+        self.num_waiting += 1  # under the GIL; a stale count only delays or hastens a compaction's yield
+        try:
+            self._lock.acquire()
+        finally:
+            self.num_waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def compress(self, texts: Iterable[str | Item]) -> list[Record]:
         """One record per text, in order. Plain strings get ids "0", "1", ...
@@ -79,11 +94,17 @@ class Engine:
             return []
         return self._batcher.submit(items).result()
 
-    def compress_direct(self, items: list[Item], on_done: OnItemDone = ignore) -> list[Record]:
+    def compress_direct(self, items: list[Item], on_done: OnItemDone = ignore, pace=None) -> list[Record]:
         """compress() without the cross-caller batcher: exactly this list is one batch (the batch processor's
-        fixed batches rely on it for deterministic output). on_done(ItemDone) fires per item as it is final."""
-        with self._lock:
-            return self.compressor.compress(items, on_done)
+        fixed batches rely on it for deterministic output). on_done(ItemDone) fires per item as it is final.
+        pace(), when given, is called before each of the model's steps: it may wait, or raise to abandon the batch
+        (a store's background compaction yields to its host that way)."""
+        with self._waiting():
+            self.runner.pace = pace
+            try:
+                return self.compressor.compress(items, on_done)
+            finally:
+                self.runner.pace = None
 
     def decode(self, records: Iterable[Record]) -> list[str | ValueError]:
         """The text each record gives back, or the error that names why it cannot (coded records decode together)."""

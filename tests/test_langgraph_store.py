@@ -77,6 +77,13 @@ def test_namespaces_are_validated_as_langgraph_does(tmp_path, index):
         with pytest.raises(ValueError, match="JSON"):
             store.put(("a",), "k", {"v": {1, 2}})
         assert store.list_namespaces() == []
+        # batch() takes what LangGraph's own stores take there: its records rooted at "langgraph"
+        reference = InMemoryStore()
+        for s in (store, reference):
+            s.batch([PutOp(("langgraph", "x"), "k", {"v": 1})])
+            assert s.get(("langgraph", "x"), "k").value == {"v": 1}
+        with pytest.raises(InvalidNamespaceError):
+            store.batch([PutOp((), "k", {"v": 1})])
 
 
 def test_index_per_put_and_array_paths(tmp_path, index):

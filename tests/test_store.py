@@ -52,6 +52,11 @@ def test_values_come_back_exactly_and_coding_pays_or_is_skipped(conn, lossless_e
         puts += [Put(("a",), f"j{i}", v) for i, v in enumerate(JSON)]
         puts += [Put(("raw",), "r", EXACT[0]), Put(("z",), "z", EXACT[0] * 3)]
         store.put_many(puts)
+        hot = store.get_many([(p.namespace, p.key) for p in puts] + [(("a",), "absent")])
+        assert [m.value for m in hot[:-1]] == [p.value for p in puts] and hot[-1] is None
+        assert {kind for ns in (("a", "b"), ("raw",), ("z",)) for kind in kinds(store, ns).values()} <= {"zstd", "raw"}
+        report = store.compact(everything=True)  # the hot tier coded with each namespace's policy
+        assert report.memories == len(puts) and report.superseded == report.failed == 0
         got = store.get_many([(p.namespace, p.key) for p in puts] + [(("a",), "absent")])
         assert [m.value for m in got[:-1]] == [p.value for p in puts] and got[-1] is None
         assert [m.meta for m in got[: len(EXACT)]] == [{"i": i} for i in range(len(EXACT))]
@@ -103,6 +108,7 @@ def test_a_corrupt_row_is_named_and_the_others_still_read(tmp_path, lossless_eng
     texts = {f"m{i}": f"Memory {i}: Melanie took the kids camping at lake {i} in June." for i in range(3)}
     with store_at(path, lossless_engine, embedder) as store:
         store.put_many([Put(("team", "x"), k, v) for k, v in texts.items()])
+        store.compact(everything=True)
         with sqlite3.connect(path) as db:
             (body,) = db.execute("SELECT body FROM semzip_memories WHERE key = 'm1'").fetchone()
             flipped = body[:-3] + bytes([body[-3] ^ 0x40]) + body[-2:]
@@ -127,6 +133,7 @@ def test_search_ranks_filters_pages_and_decodes_only_the_hits(conn, lossless_eng
         store.put_many([Put(("u", "1"), k, v, meta={"topic": k, "n": i}) for i, (k, v) in enumerate(notes.items())])
         store.put(("u", "1"), "quiet", "an unembedded note", index=False)
         store.put(("u", "2"), "doc", {"title": "pets", "body": "A long JSON field about a dog. " * 4, "n": 9})
+        store.compact(everything=True)  # cold: a read decodes them
         decoded = []
         real = lossless_engine.decode
         monkeypatch.setattr(lossless_engine, "decode", lambda recs: decoded.append(len(recs := list(recs))) or real(recs))
@@ -200,5 +207,8 @@ def test_file_size_and_stats_count_the_embeddings(tmp_path, embedder):
         (s,) = store.stats()
         assert s.namespace == ("n",) and s.memories == 1 and s.text_bytes == 96
         assert store.scheme == vectors.DEFAULT_SCHEME
-        assert s.stored_bytes > 96 + vectors.size_of(store.scheme, 384)  # the raw record and its vector
+        assert s.hot == 1 and s.stored_bytes == s.hot_bytes + vectors.size_of(store.scheme, 384)  # zstd'd, hot
+        store.compact(everything=True)
+        (s,) = store.stats()
+        assert s.cold == 1 and s.stored_bytes > 96 + vectors.size_of(store.scheme, 384)  # the raw record and its vector
         assert store.file_bytes() >= Path(tmp_path / "s.db").stat().st_size

@@ -87,11 +87,10 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(small_disk):
     with MemoryStore(path, mode="raw", index=False, embed=None) as store:
         store.put_many([Put(("d",), k, v) for k, v in earlier.items()])
         filler = small_disk / "filler"
-        with open(filler, "wb") as f:  # take the rest of the disk
+        with open(filler, "wb", buffering=0) as f:  # take the rest of the disk (unbuffered: close has nothing left)
             try:
                 while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
+                    f.write(b"\0" * 4096)
             except OSError:
                 pass
         big = [Put(("d",), f"big{i}", os.urandom(4000).hex()) for i in range(40)]

@@ -96,7 +96,8 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     sp = store_command("put", "store each line of a JSONL file: id the key, text the value, other fields metadata")
     sp.add_argument("file", help="JSONL file, or - for stdin")
     sp.add_argument("--mode", default="lossless", choices=["lossless", "zstd", "raw", "summary"],
-                    help="how values are coded (lossless: exact, under the lossless model)")
+                    help="how compaction codes these values (lossless: exact, under the lossless model); a put "
+                         "itself stores them hot, zstd or raw, with no model")
     sg = store_command("get", "print a memory's text, exactly")
     sd = store_command("delete", "remove a memory")
     for parser in (sg, sd):
@@ -104,9 +105,16 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     ss = store_command("search", "memories nearest to a query, as JSON lines (key, score, text)")
     ss.add_argument("query")
     ss.add_argument("--limit", type=int, default=5)
-    for parser in (sp, sg, sd, ss):
-        parser.add_argument("--namespace", default=None, help="labels joined by / (default: default; search: all)")
-    store_command("stats", "memories, bytes in and bytes stored (embeddings included) by namespace")
+    sc = store_command("compact", "code the hot memories that are due (idle for --cold-after) with their policy, "
+                                  "in engine batches; for cron")
+    sc.add_argument("--all", action="store_true", help="every hot memory, due or not")
+    sc.add_argument("--cold-after", type=float, default=None, help="seconds without a write or read that make a "
+                                                                   "memory due (default 3600)")
+    for parser in (sp, sg, sd, ss, sc):
+        parser.add_argument("--namespace", default=None, help="labels joined by / (default: default; search, "
+                                                              "compact: all)")
+    store_command("stats", "memories and bytes per tier (embeddings included) by namespace, and the compaction "
+                           "backlog")
 
     demo = command("demo", "three bundled memories stored in every mode: ratio, time and what comes back")
     demo.add_argument("--n", type=int, default=None, help="only the first N bundled memories")

@@ -1,4 +1,8 @@
-"""`semzip store put|get|search|delete|stats STORE ...`: the memory store from the command line."""
+"""`semzip store put|get|search|delete|compact|stats STORE ...`: the memory store from the command line.
+
+Each command is a short-lived process: it runs no background compaction (`semzip store compact` does it, from
+cron or by hand), and put, get of a hot memory, search and stats never load the model.
+"""
 from __future__ import annotations
 
 import json
@@ -36,7 +40,8 @@ def run_store(args) -> int:
     from engine.store import MemoryStore, MissingMemoryError
 
     ns = namespace_of(args.namespace) if getattr(args, "namespace", None) else ("default",)
-    with MemoryStore(args.store, mode=getattr(args, "mode", "lossless")) as store:
+    options = {"cold_after": args.cold_after} if getattr(args, "cold_after", None) is not None else {}
+    with MemoryStore(args.store, mode=getattr(args, "mode", "lossless"), compaction=False, **options) as store:
         if args.store_cmd == "put":
             puts = list(read_puts(args.file, ns))  # every line checked before anything is coded
             store.put_many(puts)  # one engine batch, one transaction: the whole file or nothing
@@ -55,9 +60,24 @@ def run_store(args) -> int:
                 line = {"namespace": "/".join(mem.namespace), "key": mem.key, "score": round(mem.score, 4)
                         if mem.score is not None else None, "text": _text(mem.value)}
                 sys.stdout.buffer.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
+        elif args.store_cmd == "compact":
+            report = compact(store, ns if args.namespace else (), args.all)
+            print(report.line(), file=sys.stderr)
+            for error in report.errors:
+                print(f"semzip: error: {error}", file=sys.stderr)
+            return 1 if report.errors else 0
         else:
             print(stats_table(store))
     return 0
+
+
+def compact(store, prefix: tuple[str, ...], everything: bool):
+    """store.compact with a progress bar over the memories due."""
+    from tqdm import tqdm
+
+    due, _ = store.backlog(prefix) if not everything else (None, None)
+    with tqdm(total=due, unit="memory", desc="compacting", disable=None) as bar:
+        return store.compact(prefix, everything=everything, progress=bar.update)
 
 
 def _text(value) -> str:
@@ -65,13 +85,19 @@ def _text(value) -> str:
 
 
 def stats_table(store) -> str:
-    """Memories, text bytes in and bytes stored with embeddings, per namespace, then the total and the files."""
-    rows = [("/".join(s.namespace), s.memories, s.text_bytes, s.stored_bytes) for s in store.stats()]
-    total = ("total", sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows))
-    lines = [f"{'namespace':30s} {'memories':>9s} {'text bytes':>11s} {'stored bytes':>13s} {'ratio':>6s}"]
-    for name, n, t, b in rows + [total]:
-        lines.append(f"{name:30s} {n:9d} {t:11d} {b:13d} {t / b if b else 0:6.2f}")
+    """Per namespace: memories and bytes in each tier, text bytes in, bytes stored with embeddings; then the total,
+    the compaction backlog and the files."""
+    rows = [("/".join(s.namespace), s.memories, s.hot, s.hot_bytes, s.cold, s.cold_bytes, s.text_bytes,
+             s.stored_bytes) for s in store.stats()]
+    total = ("total", *(sum(r[k] for r in rows) for k in range(1, 8)))
+    lines = [f"{'namespace':24s} {'memories':>9s} {'hot':>6s} {'hot bytes':>10s} {'cold':>6s} {'cold bytes':>11s} "
+             f"{'text bytes':>11s} {'stored bytes':>13s} {'ratio':>6s}"]
+    for name, n, hot, hot_b, cold, cold_b, t, b in rows + [total]:
+        lines.append(f"{name:24s} {n:9d} {hot:6d} {hot_b:10d} {cold:6d} {cold_b:11d} {t:11d} {b:13d} "
+                     f"{t / b if b else 0:6.2f}")
+    due, due_bytes = store.backlog()
+    lines.append(f"compaction backlog: {due} memories due ({due_bytes} hot bytes)")
     files = store.file_bytes()
     if files is not None:
-        lines.append(f"files on disk: {files} bytes ({total[2] / files if files else 0:.2f}x the text)")
+        lines.append(f"files on disk: {files} bytes ({total[6] / files if files else 0:.2f}x the text)")
     return "\n".join(lines)

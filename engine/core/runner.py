@@ -103,6 +103,7 @@ class ModelRunner:
         self._samplers: dict[int, Sampler] = {}
         # Grammar rejections of finished sequences: answered by the few-candidate rescue or the full pass.
         self.grammar_work: Counter = Counter()
+        self.pace = None  # called before each batch of steps (run, forward): a caller's chance to wait or stop
 
     @property
     def token_budget(self) -> int:
@@ -175,6 +176,8 @@ class ModelRunner:
 
         Raises KVCacheFull with the KV memory as it was before the call (llama.h guarantees the restore).
         """
+        if self.pace is not None:
+            self.pace()
         self.batch.clear()
         wanted: list[tuple[int, int, int]] = []
         for step in steps:
@@ -191,6 +194,8 @@ class ModelRunner:
         """One llama_decode over explicit entries (parallel sequences of equal length); returns the logits of
         the entries that asked for them, in order, as an (n, n_vocab) view valid until the next decode (with
         config.capture: that node's rows instead, (n, n_embd), the projection never computed)."""
+        if self.pace is not None:
+            self.pace()
         self.batch.clear()
         self.batch.add_many(tokens, positions, seq_ids, wants_logits)
         n_out = int(np.count_nonzero(wants_logits))

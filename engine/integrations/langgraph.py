@@ -23,7 +23,8 @@ class SemzipStore(BaseStore):
     """conn: a SQLite path or a postgresql:// DSN. index: LangGraph's IndexConfig (dims, embed, fields); without
     one there is no semantic search (queries are ignored, as in LangGraph's stores); without its embed, the
     bundled all-MiniLM-L6-v2 embeds (dims 384, offline). ttl: its TTLConfig (minutes). store_options go to
-    MemoryStore (engine=, mode=, scheme=, ...)."""
+    MemoryStore (engine=, mode=, scheme=, cold_after=, hot_bytes=, compaction=, ...): puts are written hot and
+    compacted in a background thread while the store is open, unless compaction=False."""
 
     supports_ttl = True
 
@@ -46,8 +47,10 @@ class SemzipStore(BaseStore):
         ops = list(ops)
         for op in ops:
             validate_op_namespace(op)
-            if isinstance(op, PutOp) and (not op.namespace or op.namespace[0] == "langgraph"):
-                raise InvalidNamespaceError(f"Namespace cannot be empty or rooted at 'langgraph'. Got: {op.namespace}")
+            # LangGraph's public put() refuses a namespace rooted at "langgraph"; batch() takes it, as LangGraph's own
+            # stores do (it keeps its records there through batch).
+            if isinstance(op, PutOp) and not op.namespace:
+                raise InvalidNamespaceError(f"Namespace cannot be empty. Got: {op.namespace}")
         results: list[Any] = [None] * len(ops)
         for refresh in (True, False):
             gets = [i for i, op in enumerate(ops) if isinstance(op, GetOp) and bool(op.refresh_ttl) == refresh]

@@ -133,6 +133,12 @@ class Monitor:
         engine.on_read = on_read
         self.on_cache(engine.read_cache.stats(), DECODED_CACHE)
 
+    def watch_store(self, store) -> None:
+        """Export a MemoryStore's tiers, compaction backlog and reads by tier with this monitor's metrics."""
+        from engine.observe.store_metrics import StoreCollector
+
+        self.registry.register(StoreCollector(store))
+
     def on_plan(self, rungs: list[str], causes: tuple[str, ...]) -> None:
         """The fallback ladder's rungs, top first, and the causes a rung can fail for: their series start at zero."""
         self.metrics.init_rungs(rungs, causes)

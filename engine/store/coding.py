@@ -31,6 +31,16 @@ class Policy:
             raise InvalidMemoryError(f"a ratio ({self.ratio}) is above 1 and for the lossless or summary mode")
 
     @property
+    def spec(self) -> str:
+        """"mode" or "mode:ratio", as a hot row keeps it for its compaction."""
+        return self.mode if self.ratio is None else f"{self.mode}:{self.ratio!r}"
+
+    @classmethod
+    def parse(cls, spec: str) -> "Policy":
+        mode, _, ratio = spec.partition(":")
+        return cls(mode, float(ratio) if ratio else None)
+
+    @property
     def is_exact(self) -> bool:
         return self.mode in ("zstd", "raw") or (self.mode == "lossless" and self.ratio is None)
 
@@ -63,8 +73,9 @@ class Coder:
             found = [e for (mode, _), e in self._engines.items() if mode == "lossless"]
         return found[0] if found else self.engine("lossless", None)
 
-    def encode(self, texts: list[str], policies: list[Policy], is_json: list[bool]) -> list[Record]:
-        """One record per text; the model-coded ones of a policy go to its engine as one batch."""
+    def encode(self, texts: list[str], policies: list[Policy], is_json: list[bool], pace=None) -> list[Record]:
+        """One record per text; the model-coded ones of a policy go to its engine as one batch (with pace: exactly
+        this batch, pace() called between the model's steps: it may wait, or raise to stop the batch)."""
         records: list[Record | None] = [None] * len(texts)
         batches: dict[Policy, list[int]] = {}
         for i, (text, policy, js) in enumerate(zip(texts, policies, is_json)):
@@ -77,7 +88,8 @@ class Coder:
             else:
                 batches.setdefault(policy, []).append(i)
         for policy, idx in batches.items():
-            coded = self.engine(policy.mode, policy.ratio).compress([Item(str(i), texts[i]) for i in idx])
+            engine, items = self.engine(policy.mode, policy.ratio), [Item(str(i), texts[i]) for i in idx]
+            coded = engine.compress(items) if pace is None else engine.compress_direct(items, pace=pace)
             for i, rec in zip(idx, coded):
                 records[i] = rec
         for i, rec in enumerate(records):
@@ -107,6 +119,12 @@ class Coder:
                 except ValueError as exc:
                     out[i] = exc
         return out
+
+    def is_waited_on(self) -> bool:
+        """True while a caller waits for one of these engines' model (a compaction batch then yields to it)."""
+        with self._lock:
+            engines = list(self._engines.values())
+        return any(getattr(e, "num_waiting", 0) for e in engines)
 
     def close(self) -> None:
         for engine in self._own:

@@ -1,27 +1,34 @@
 """MemoryStore: an agent's memories, each a semzip record, in one database (a SQLite file or PostgreSQL).
 
-Puts of one call are coded in one engine batch and written in one transaction; reads of one call decode
-their coded records together; search ranks stored embeddings and decodes only the page it returns.
+Two tiers: a put writes its memories hot (zstd or raw: no model) in one transaction and returns; compaction
+(compaction.py: in a background thread of this process, or `semzip store compact`) later codes the idle ones
+with their namespace's policy in large engine batches. Reads of one call decode their cold records together
+and keep the texts hot beside them; search ranks stored embeddings and decodes only the page it returns.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.codecs.container import encode_record
 from engine.store import fields as fieldsmod
 from engine.store import namespaces as nsmod
 from engine.store import values, vectors
+from engine.store.background import BackgroundCompaction
 from engine.store.coding import Coder, Policy, crc
-from engine.store.errors import CorruptMemoryError, InvalidMemoryError, StoreError, StoreVersionError
+from engine.store.compaction import COLD_AFTER_S, HOT_BYTES, CompactionReport, Compactor
+from engine.store.errors import InvalidMemoryError, StoreError, StoreVersionError
+from engine.store.hot import ReadTimes, hot_record
 from engine.store.postgres import is_dsn, open_postgres
+from engine.store.reading import ReadCounts, read_rows
 from engine.store.rows import Memory, Row
 from engine.store.search import rank
-from engine.store.sql import FORMAT_VERSION
+from engine.store.sql import COLD, COLD_KEPT, FORMAT_VERSION, HOT
 from engine.store.sqlite import open_sqlite
+from engine.store.tier_sql import Tiers
 
 EMBEDDER_DIMS = 384  # all-MiniLM-L6-v2's, the default embed function
 
@@ -43,18 +50,28 @@ class NamespaceStats:
     namespace: tuple[str, ...]
     memories: int
     text_bytes: int  # UTF-8 bytes of the values put
-    stored_bytes: int  # their records and embeddings as stored (the database's own overhead is in file_bytes)
+    stored_bytes: int  # their records, kept copies and embeddings as stored (the database's overhead: file_bytes)
+    hot: int = 0  # memories in the hot tier (not yet compacted)
+    hot_bytes: int = 0  # their hot records and the kept hot copies of cold ones
+    cold: int = 0  # memories compacted (kept_copies of them also hold their text hot)
+    cold_bytes: int = 0  # their cold records
+    kept_copies: int = 0
+
 
 
 class MemoryStore:
     """conn: a SQLite path or a postgresql:// DSN. mode/ratio: the default coding policy; policies: per namespace
     prefix (the longest matching prefix wins). embed: texts -> vectors (default all-MiniLM-L6-v2, offline) with
     dims its size; scheme: how stored vectors are quantized (vectors.SCHEMES); index: what a put embeds by
-    default (True: the whole value, False: nothing, or a list of paths into JSON values)."""
+    default (True: the whole value, False: nothing, or a list of paths into JSON values).
+    cold_after (seconds without a write or read) and hot_bytes (the hot tier's size) say when a memory is
+    compacted; compaction=True runs it in a background thread while the store is open (False: only compact()
+    and `semzip store compact` do)."""
 
     def __init__(self, conn: str | Path, *, engine=None, mode: str = "lossless", ratio: float | None = None,
                  policies: dict | None = None, embed=None, dims: int | None = None,
-                 scheme: str = vectors.DEFAULT_SCHEME, index=True, open_engine=None):
+                 scheme: str = vectors.DEFAULT_SCHEME, index=True, open_engine=None,
+                 cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, compaction: bool = True):
         self.where = str(conn)
         self.default_policy = Policy(mode, ratio)
         self.policies = {values.check_namespace(ns): p if isinstance(p, Policy) else Policy(*p)
@@ -72,6 +89,12 @@ class MemoryStore:
             self.db.close()
             raise
         self.scheme, self.dims = self.settings["vectors"], int(self.settings["dims"])
+        self.tiers = Tiers(self.db)
+        self.read_times = ReadTimes()
+        self.read_counts = ReadCounts()
+        self.compactor = Compactor(self, cold_after, hot_bytes)
+        self._active, self._active_lock = 0, threading.Lock()
+        self.background = BackgroundCompaction(self) if compaction else None
 
     def _open_settings(self, scheme: str, dims: int | None, default_dims: int | None) -> dict:
         found = self.db.init()
@@ -93,7 +116,11 @@ class MemoryStore:
         self.put_many([Put(namespace, key, value, meta, index, ttl)])
 
     def put_many(self, puts: list[Put]) -> None:
-        """Store many memories: coded in one engine batch, written in one transaction (all or none)."""
+        """Store many memories hot (no model), in one transaction (all or none); compaction codes them later."""
+        with self.host_call():
+            self._put_many(puts)
+
+    def _put_many(self, puts: list[Put]) -> None:
         now = time.time()
         checked: dict[tuple, tuple] = {}
         for p in puts:  # everything is checked before anything is coded or written
@@ -108,15 +135,11 @@ class MemoryStore:
         items = list(checked.items())  # a key put twice in one call: the last one wins
         to_embed = [(i, path, t) for i, (_, c) in enumerate(items) for path, t in c[4].items()]
         packed = vectors.pack(self._vectors([t for _, _, t in to_embed]), self.scheme) if to_embed else []
-        records = self.coder.encode([c[2] for _, c in items], [self.policy(ns) for (ns, _), _ in items],
-                                    [c[1] == values.JSON for _, c in items])
-        needed = {r.profile for r in records if r.profile}
-        profiles = {p: i for i, p in enumerate(self.db.profiles(needed))}
         rows = []
-        for ((ns, key), (p, kind, text, flds, _)), rec in zip(items, records):
-            body = encode_record(rec, profiles)
+        for (ns, key), (p, kind, text, flds, _) in items:
+            body = hot_record(key, text)
             rows.append(Row(values.join(ns), key, kind, body, crc(body), flds, len(text.encode()), now, now,
-                            now + p.ttl if p.ttl else None, p.ttl))
+                            now + p.ttl if p.ttl else None, p.ttl, tier=HOT, policy=self.policy(ns).spec))
         for (i, path, _), blob in zip(to_embed, packed):
             rows[i].vectors.append((path, blob))
         self.db.write(rows)
@@ -124,7 +147,8 @@ class MemoryStore:
     def delete(self, namespace, key: str) -> bool:
         """Remove a memory; False if there was none."""
         ns = values.check_namespace(namespace)
-        return self.db.delete(values.join(ns), [values.check_key(ns, key)]) > 0
+        with self.host_call():
+            return self.db.delete(values.join(ns), [values.check_key(ns, key)]) > 0
 
     def sweep(self) -> int:
         """Delete the memories whose TTL ran out; how many."""
@@ -136,7 +160,11 @@ class MemoryStore:
         return self.get_many([(namespace, key)], refresh_ttl=refresh_ttl)[0]
 
     def get_many(self, pairs, *, refresh_ttl: bool = True) -> list[Memory | None]:
-        """The memory (or None) for each (namespace, key), in order; their coded records decode together."""
+        """The memory (or None) for each (namespace, key), in order; their cold records decode together."""
+        with self.host_call():
+            return self._get_many(pairs, refresh_ttl)
+
+    def _get_many(self, pairs, refresh_ttl: bool) -> list[Memory | None]:
         now, wanted = time.time(), []
         for namespace, key in pairs:
             ns = values.check_namespace(namespace)
@@ -152,28 +180,8 @@ class MemoryStore:
         return [memories.get(w) for w in wanted]
 
     def decode_rows(self, rows: list[Row], scores: list[float | None] | None = None) -> list[Memory]:
-        """Memories from rows (one decode batch); CorruptMemoryError naming the first row that does not read."""
-        bad: dict[int, str] = {i: "its checksum does not match" for i, r in enumerate(rows) if crc(r.body) != r.crc}
-        good = [i for i in range(len(rows)) if i not in bad]
-        texts = self.coder.decode([(rows[i].key, rows[i].body) for i in good], self.db.profiles(), self.where)
-        out = []
-        for i, text in zip(good, texts):
-            if isinstance(text, ValueError):
-                bad[i] = str(text)
-                continue
-            r = rows[i]
-            try:
-                value = values.from_text(r.kind, text)
-                meta = fieldsmod.parse_fields(r.fields)[0]
-            except ValueError as exc:
-                bad[i] = f"its value is not the JSON it was ({exc})"
-                continue
-            out.append((i, Memory(values.split(r.ns), r.key, value, meta, r.created_at, r.updated_at,
-                                  scores[i] if scores else None)))
-        if bad:
-            i = min(bad)
-            raise CorruptMemoryError(self.where, values.split(rows[i].ns), rows[i].key, bad[i])
-        return [m for _, m in sorted(out, key=lambda x: x[0])]
+        """Memories from rows (cold ones in one decode batch); CorruptMemoryError naming the first that does not read."""
+        return read_rows(self, rows, scores)
 
     def list(self, namespace, *, limit: int = 100, offset: int = 0) -> list[str]:
         """Keys in exactly this namespace, newest first (nothing is decoded)."""
@@ -193,10 +201,11 @@ class MemoryStore:
         """Memories under a prefix that pass filter: by cosine to query (top-k; unembedded ones after), else newest
         first. Only the returned page is decoded (decode=False: not even that; values are None). query_vector:
         the query's embedding, when the caller makes its own."""
-        if query and query_vector is None:
-            query_vector = self._vectors([query])[0]
-        return rank(self, values.check_namespace(namespace_prefix, allow_empty=True), query_vector, filter, limit,
-                    offset, refresh_ttl, decode)
+        with self.host_call():
+            if query and query_vector is None:
+                query_vector = self._vectors([query])[0]
+            return rank(self, values.check_namespace(namespace_prefix, allow_empty=True), query_vector, filter, limit,
+                        offset, refresh_ttl, decode)
 
     def embed(self, texts: list[str]):
         """Vectors for texts, by the store's embed function."""
@@ -221,11 +230,58 @@ class MemoryStore:
         best = max((p for p in self.policies if namespace[: len(p)] == p), key=len, default=None)
         return self.policies[best] if best is not None else self.default_policy
 
+    # -- tiers
+    def compact(self, namespace=(), *, everything: bool = False, progress=None, pace=None) -> CompactionReport:
+        """Code the memories due (everything: every hot one) under a namespace prefix now, in engine batches."""
+        prefix = values.check_namespace(namespace, allow_empty=True)
+        return self.compactor.run(prefix, everything, pace=pace, progress=progress)
+
+    def backlog(self, namespace=()) -> tuple[int, int]:
+        """(memories, hot bytes) due for compaction now under a namespace prefix."""
+        self.flush_read_times()
+        code, evict, _ = self.compactor.due(values.check_namespace(namespace, allow_empty=True))
+        sizes = {i: size or 0 for i, _, _, size in self.tiers.hot_rows(values.join(tuple(namespace)))}
+        return len(code), sum(sizes.get(i, 0) for i in code)
+
+    def flush_read_times(self) -> int:
+        """Write the read times noted since the last flush (compaction orders by them); how many."""
+        return self.read_times.flush_to(self.tiers)
+
+    @contextlib.contextmanager
+    def host_call(self):
+        """Marks a call of the host's in flight: background compaction waits for none to be."""
+        with self._active_lock:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
+    @property
+    def is_busy(self) -> bool:
+        return self._active > 0
+
     # -- size
     def stats(self) -> list[NamespaceStats]:
-        """Memories, bytes in and bytes stored (records and embeddings) per namespace."""
-        return [NamespaceStats(values.split(ns), int(n), int(t or 0), int(b or 0) + int(v or 0))
-                for ns, n, t, b, v in self.db.stats()]
+        """Memories, bytes in and bytes stored (records, kept copies and embeddings) per namespace, and per tier."""
+        by_ns: dict[str, dict] = {}
+        for ns, tier, n, t, body, kept, vecs in self.db.stats():
+            d = by_ns.setdefault(ns, dict(memories=0, text_bytes=0, stored_bytes=0, hot=0, hot_bytes=0, cold=0,
+                                          cold_bytes=0, kept_copies=0))
+            n, t, body, kept, vecs = (int(x or 0) for x in (n, t, body, kept, vecs))
+            d["memories"] += n
+            d["text_bytes"] += t
+            d["stored_bytes"] += body + kept + vecs
+            d["hot_bytes"] += kept
+            if tier == HOT:
+                d["hot"] += n
+                d["hot_bytes"] += body
+            else:
+                d["cold"] += n
+                d["cold_bytes"] += body
+                d["kept_copies"] += n if tier == COLD_KEPT else 0
+        return [NamespaceStats(values.split(ns), **d) for ns, d in by_ns.items()]
 
     def file_bytes(self) -> int | None:
         """Bytes of the store's files on disk (SQLite: the database and its WAL); None for PostgreSQL."""
@@ -259,9 +315,15 @@ class MemoryStore:
         return await asyncio.to_thread(self.search, *args, **kwargs)
 
     def close(self) -> None:
-        """Close the database connections and the engines this store opened (not one it was handed)."""
-        self.db.close()
-        self.coder.close()
+        """Stop background compaction (its batch abandoned, claims given back), write the read times, close the
+        database connections and the engines this store opened (not one it was handed)."""
+        try:
+            if self.background is not None:
+                self.background.stop()
+            self.flush_read_times()
+        finally:
+            self.db.close()
+            self.coder.close()
 
     def __enter__(self) -> "MemoryStore":
         return self

@@ -21,6 +21,16 @@ class Row:
     ttl: float | None = None  # seconds; reads that refresh move expires_at to now + ttl
     vectors: list[tuple[str, bytes]] = field(default_factory=list)  # (field path, packed embedding)
     id: int | None = None
+    tier: int = 0  # sql.HOT, COLD or COLD_KEPT
+    hot: bytes | None = None  # COLD_KEPT: the text kept hot beside the cold record (a zstd or raw record)
+    hot_crc: int | None = None
+    version: int = 0  # goes up on every put of the key: a compaction swaps only the version it read
+    used_at: float = 0.0  # the last write or read
+    policy: str | None = None  # a hot row's coding policy as its put saw it (coding.Policy.spec), for compaction
+
+    def readable(self) -> tuple[bytes, int]:
+        """(record bytes, their CRC) that read back fastest: the kept hot copy when there is one."""
+        return (self.hot, self.hot_crc) if self.hot is not None else (self.body, self.crc)
 
 
 @dataclass(slots=True)

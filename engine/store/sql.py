@@ -1,7 +1,8 @@
 """The store's database behind one small interface: the same SQL on SQLite and PostgreSQL, a dialect apart.
 
 Each thread has its own connection (sqlite3 and psycopg connections are not shared across threads). Every
-write is one transaction: a killed process leaves each memory either wholly written or absent.
+write is one transaction: a killed process leaves each memory either wholly written or absent. The tiers'
+queries (compaction's claims and swaps, kept copies, read times) are in tier_sql.py.
 """
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from dataclasses import dataclass
 from engine.store.errors import StoreError
 from engine.store.rows import Row
 
-FORMAT_VERSION = 1  # of the tables below; a store written by a newer version is refused
-_COLS = "id, ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, expires_at, ttl"
+FORMAT_VERSION = 2  # of the tables below; a store written by a newer version is refused, an older one upgraded
+# A row's tier: HOT (body a zstd or raw record, written by put with no model), COLD (body the namespace's policy's
+# record, written by compaction) or COLD_KEPT (cold, with the text kept hot beside it in `hot` after a read).
+HOT, COLD, COLD_KEPT = 0, 1, 2
+_COLS = ("id, ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, expires_at, ttl, tier, hot, "
+         "hot_crc, version, used_at, policy")
+# Format 2's columns beyond format 1's: a format-1 row is a cold one (its body is its policy's record).
+TIER_COLUMNS = ("tier SMALLINT NOT NULL DEFAULT 1", "hot {blob}", "hot_crc BIGINT", "version BIGINT NOT NULL DEFAULT 0",
+                "used_at {real}", "claimed_until {real}", "policy TEXT")
 _LIVE = "(expires_at IS NULL OR expires_at > {p})"
 
 
@@ -27,8 +35,10 @@ class Dialect:
     text_key: str  # the type of ns and key: byte order, so a namespace prefix is a range
     begin_write: str
     without_rowid: str
-    lock_profiles: str  # serialises profile numbering across processes
+    lock_profiles: str  # serialises profile numbering (and the format upgrade) across processes
     errors: tuple  # the driver's exception classes, reported as StoreError
+    skip_locked: str  # a claim's row locks: PostgreSQL's FOR UPDATE SKIP LOCKED; SQLite's writer is alone anyway
+    greatest: str  # the two-argument maximum function
 
 
 def schema(d: Dialect) -> list[str]:
@@ -40,8 +50,14 @@ def schema(d: Dialect) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS semzip_memories (id {d.id_column}, ns {d.text_key} NOT NULL, key {d.text_key} "
         f"NOT NULL, kind SMALLINT NOT NULL, body {d.blob} NOT NULL, crc BIGINT NOT NULL, fields TEXT, text_bytes "
         f"INTEGER NOT NULL, created_at {d.real} NOT NULL, updated_at {d.real} NOT NULL, expires_at {d.real}, "
-        f"ttl {d.real}, vecs {d.blob}, UNIQUE (ns, key))",
+        f"ttl {d.real}, vecs {d.blob}, {', '.join(c.format(blob=d.blob, real=d.real) for c in TIER_COLUMNS)}, "
+        f"UNIQUE (ns, key))",
+        HOT_INDEX,
     ]
+
+
+# Compaction finds the rows not (only) cold by this partial index: an all-cold store keeps it empty.
+HOT_INDEX = f"CREATE INDEX IF NOT EXISTS semzip_hot_rows ON semzip_memories (used_at) WHERE tier <> {COLD}"
 
 
 class SqlStore:
@@ -104,10 +120,26 @@ class SqlStore:
             found = {}  # no tables yet (or no database: creating them says so)
         if int(found.get("format", 0)) > FORMAT_VERSION:
             return found
+        if found.get("format", str(FORMAT_VERSION)) != str(FORMAT_VERSION):
+            self._upgrade()
         with self._write("create its tables") as cur:
             for stmt in schema(self.d):
                 cur.execute(stmt)
         return dict(self._read("SELECT key, value FROM semzip_meta"))
+
+    def _upgrade(self) -> None:
+        """Format 1 to 2 in one transaction: the tier columns added, its rows cold (their bodies are their
+        policy's records). Rechecked under the write lock: another process may have upgraded it first."""
+        with self._write("upgrade its tables to store format 2") as cur:
+            if self.d.lock_profiles:
+                cur.execute(self.d.lock_profiles)
+            cur.execute("SELECT value FROM semzip_meta WHERE key = 'format'")
+            if cur.fetchall() != [("1",)]:
+                return
+            for column in TIER_COLUMNS:
+                cur.execute(f"ALTER TABLE semzip_memories ADD COLUMN {column.format(blob=self.d.blob, real=self.d.real)}")
+            cur.execute(HOT_INDEX)
+            cur.execute(f"UPDATE semzip_meta SET value = '{FORMAT_VERSION}' WHERE key = 'format'")
 
     def set_meta(self, entries: dict[str, str]) -> dict[str, str]:
         """Add entries not yet set (a concurrent creator's win is kept); the meta table after."""
@@ -137,19 +169,23 @@ class SqlStore:
         return json.loads(found[0][0]) if found else []
 
     def write(self, rows: list[Row]) -> None:
-        """Insert or replace rows (created_at kept on replace), their vectors with them, in one transaction."""
+        """Insert or replace rows (created_at kept on replace), their vectors with them, in one transaction. A
+        replaced row's version goes up, so a compaction that read the old one cannot swap its record in."""
         upsert = self._q(
             "INSERT INTO semzip_memories (ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, "
-            "expires_at, ttl, vecs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET "
-            "kind = excluded.kind, body = excluded.body, crc = excluded.crc, fields = excluded.fields, text_bytes = "
-            "excluded.text_bytes, updated_at = excluded.updated_at, expires_at = excluded.expires_at, ttl = "
-            "excluded.ttl, vecs = excluded.vecs RETURNING id")
+            "expires_at, ttl, vecs, tier, used_at, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+            "(ns, key) "
+            "DO UPDATE SET kind = excluded.kind, body = excluded.body, crc = excluded.crc, fields = excluded.fields, "
+            "text_bytes = excluded.text_bytes, updated_at = excluded.updated_at, expires_at = excluded.expires_at, "
+            "ttl = excluded.ttl, vecs = excluded.vecs, tier = excluded.tier, hot = NULL, hot_crc = NULL, version = "
+            "semzip_memories.version + 1, used_at = excluded.used_at, claimed_until = NULL, policy = excluded.policy "
+            "RETURNING id, version")
         with self._write("write memories (disk full?)") as cur:
             for r in rows:
                 vecs = b"".join(v for _, v in r.vectors) or None
                 cur.execute(upsert, (r.ns, r.key, r.kind, r.body, r.crc, r.fields, r.text_bytes, r.created_at,
-                                     r.updated_at, r.expires_at, r.ttl, vecs))
-                (r.id,) = cur.fetchone()
+                                     r.updated_at, r.expires_at, r.ttl, vecs, r.tier, r.updated_at, r.policy))
+                r.id, r.version = cur.fetchone()
 
     def delete(self, ns: str, keys: list[str]) -> int:
         """Delete these keys of one namespace; how many there were."""
@@ -210,9 +246,9 @@ class SqlStore:
             return cur.rowcount
 
     def stats(self) -> list[tuple]:
-        """(ns, memories, text bytes in, body bytes, vector bytes) per namespace."""
-        return self._read("SELECT ns, COUNT(*), SUM(text_bytes), SUM(LENGTH(body)), SUM(COALESCE(LENGTH(vecs), 0)) "
-                          "FROM semzip_memories GROUP BY ns ORDER BY ns")
+        """(ns, tier, memories, text bytes in, body bytes, kept hot copy bytes, vector bytes) per namespace and tier."""
+        return self._read("SELECT ns, tier, COUNT(*), SUM(text_bytes), SUM(LENGTH(body)), SUM(COALESCE(LENGTH(hot), "
+                          "0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_memories GROUP BY ns, tier ORDER BY ns, tier")
 
     def close(self) -> None:
         with self._all_lock:
@@ -227,4 +263,6 @@ class SqlStore:
 
 def _row(t: tuple) -> Row:
     return Row(id=t[0], ns=t[1], key=t[2], kind=t[3], body=bytes(t[4]), crc=t[5], fields=t[6], text_bytes=t[7],
-               created_at=t[8], updated_at=t[9], expires_at=t[10], ttl=t[11])
+               created_at=t[8], updated_at=t[9], expires_at=t[10], ttl=t[11], tier=t[12],
+               hot=bytes(t[13]) if t[13] is not None else None, hot_crc=t[14], version=t[15],
+               used_at=t[16] if t[16] is not None else t[9], policy=t[17])

@@ -8,7 +8,7 @@ from engine.store.sql import Dialect, SqlStore
 
 DIALECT = Dialect(param="?", id_column="INTEGER PRIMARY KEY", blob="BLOB", real="REAL", text_key="TEXT",
                   begin_write="BEGIN IMMEDIATE", without_rowid=" WITHOUT ROWID", lock_profiles="",
-                  errors=(sqlite3.Error,))
+                  errors=(sqlite3.Error,), skip_locked="", greatest="MAX")
 BUSY_TIMEOUT_S = 30.0  # a writer waits this long for another process's write to finish
 
 

@@ -1,0 +1,59 @@
+"""Compaction in a background thread of the process that opened the store, out of the host's way.
+
+It wakes every interval, and compacts what is due only while the host is idle: before each batch and between
+the model's steps it waits while any host call is in flight, and it abandons its batch (claims given back, to
+be taken again later) when a host call waits for the model or the store closes. Failures are logged and
+retried at the next wake; the hot tier keeps serving meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from engine.store.compaction import Interrupted
+
+log = logging.getLogger("semzip.store")
+
+BATCH = 16  # smaller than the command line's: a host that needs the model waits for at most this much work
+MAX_INTERVAL_S = 60.0
+IDLE_POLL_S = 0.005
+
+
+class BackgroundCompaction:
+    def __init__(self, store, interval_s: float | None = None):
+        self.store = store
+        self.interval_s = interval_s or min(MAX_INTERVAL_S, max(store.compactor.cold_after / 4, 0.05))
+        self.reports = []  # every run that did something, for the host to look at
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="semzip-compaction", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                report = self.store.compactor.run(pace=self._pace, batch=BATCH)
+            except Interrupted:
+                continue
+            except Exception as exc:  # a model that is missing, a full disk: the next wake tries again
+                log.warning("%s: background compaction failed: %s", self.store.where, exc)
+                continue
+            if report.memories or report.evicted or report.errors:
+                self.reports.append(report)
+                log.info("%s: %s", self.store.where, report.line())
+
+    def _pace(self) -> None:
+        """Wait while the host has calls in flight; give up the batch if one waits for the model or we stop."""
+        while True:
+            if self._stop.is_set():
+                raise Interrupted("the store is closing")
+            if self.store.coder.is_waited_on():
+                raise Interrupted("a host call waits for the model")
+            if not self.store.is_busy:
+                return
+            time.sleep(IDLE_POLL_S)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the model's current step (its batch abandoned); waits for the thread."""
+        self._stop.set()
+        self._thread.join(timeout)

@@ -1,0 +1,168 @@
+"""Compaction: hot memories coded with their namespace's policy in large engine batches, then swapped in.
+
+A memory is due when it has been neither written nor read for cold_after seconds, or when the hot tier holds
+more than hot_bytes (least recently used first; a kept hot copy is dropped before anything is coded, since
+its cold record is already there). Each batch is claimed (tier_sql.Tiers.claim), its texts read from their
+hot records (no model), grouped by their stored embeddings so similar memories run together, coded in one
+engine call, and swapped in by one transaction that skips every row put or deleted since the claim.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from engine.codecs.container import encode_record
+from engine.store import values, vectors
+from engine.store.coding import Policy, crc
+from engine.store.errors import InvalidMemoryError
+from engine.store.sql import HOT
+from engine.store.tier_sql import Coded, Tiers
+
+COLD_AFTER_S = 3600.0  # an agent's session: what it wrote or read in the last hour stays hot
+HOT_BYTES = 64 << 20  # about 30,000 LoCoMo-sized sessions as hot zstd records
+BATCH = 64  # memories a batch: `semzip compress`'s batch, so compaction runs at the engine's batch throughput
+LEASE_S = 3600.0  # a claimed batch not swapped by then (its compactor died) is taken again
+GROUP_THRESHOLD = 0.6  # cosine of two stored (quantized) embeddings that makes them one group
+PACK_FREE_SHARE = 0.25  # a SQLite file with this share of free pages after compaction is rewritten packed
+
+
+class Interrupted(Exception):
+    """Compaction stopped mid-batch (the store is closing, or the host needs the model); its claims are released."""
+
+
+@dataclass(slots=True)
+class CompactionReport:
+    memories: int = 0  # swapped hot -> cold
+    superseded: int = 0  # put again or deleted while being coded: their records were dropped
+    evicted: int = 0  # kept hot copies dropped (no coding)
+    failed: int = 0  # hot records that did not read back: left as they are, named in errors
+    text_bytes: int = 0
+    hot_bytes: int = 0  # of the hot records replaced
+    cold_bytes: int = 0  # of the cold records written
+    batches: int = 0
+    seconds: float = 0.0
+    packed: bool = False  # the file was rewritten to give free pages back
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One log line: what was coded, how fast, what it saved."""
+        rate = self.memories / self.seconds * 60 if self.seconds else 0.0
+        saved = self.hot_bytes - self.cold_bytes
+        return (f"compacted {self.memories} memories ({self.text_bytes} text bytes) in {self.seconds:.1f} s "
+                f"({rate:.1f} memories/min, {self.batches} batches): hot {self.hot_bytes} -> cold {self.cold_bytes} "
+                f"bytes ({saved} saved, {self.text_bytes / self.cold_bytes if self.cold_bytes else 0:.2f}x the text); "
+                f"{self.superseded} superseded, {self.evicted} kept copies dropped, {self.failed} failed"
+                + ("; file packed" if self.packed else ""))
+
+
+class Compactor:
+    def __init__(self, store, cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, batch: int = BATCH,
+                 lease_s: float = LEASE_S):
+        if cold_after < 0 or hot_bytes < 0 or batch < 1:
+            raise ValueError(f"cold_after and hot_bytes are >= 0 and batch >= 1, got {cold_after}, {hot_bytes}, {batch}")
+        self.store, self.tiers = store, Tiers(store.db)
+        self.cold_after, self.hot_bytes, self.batch, self.lease_s = cold_after, hot_bytes, batch, lease_s
+        self.totals = CompactionReport()  # every run of this process's, added up
+
+    def due(self, prefix: tuple[str, ...] = (), everything: bool = False) -> tuple[list[int], list[int], int]:
+        """(hot rows to code, kept copies to drop, hot bytes in all), least recently used first."""
+        rows = self.tiers.hot_rows(values.join(prefix))
+        total = sum(size or 0 for *_, size in rows)
+        excess, cutoff = total - self.hot_bytes, time.time() - self.cold_after
+        code, evict = [], []
+        for i, tier, used, size in rows:
+            if everything or used <= cutoff or excess > 0:
+                (code if tier == HOT else evict).append(i)
+                excess -= size or 0
+        return code, evict, total
+
+    def run(self, prefix: tuple[str, ...] = (), everything: bool = False, pace=None, progress=None,
+            max_batches: int | None = None, pack: bool = True, batch: int | None = None) -> CompactionReport:
+        """Compact what is due (everything: every hot memory) under a namespace prefix. pace() is called between
+        model steps and batches (it may wait, or raise Interrupted); progress(n) hears each batch's size."""
+        t0, report = time.perf_counter(), CompactionReport()
+        try:
+            self._run(report, prefix, everything, pace, progress, max_batches, batch or self.batch)
+            report.packed = pack and report.memories > 0 and self.tiers.free_share() >= PACK_FREE_SHARE
+            if report.packed:
+                self.tiers.vacuum()
+        finally:  # an interrupted run's swapped batches count too
+            report.seconds = time.perf_counter() - t0
+            for name in ("memories", "superseded", "evicted", "failed", "text_bytes", "hot_bytes", "cold_bytes",
+                         "batches", "seconds"):
+                setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+        return report
+
+    def _run(self, report: CompactionReport, prefix, everything, pace, progress, max_batches, batch) -> None:
+        self.store.flush_read_times()
+        code, evict, _ = self.due(prefix, everything)
+        report.evicted = self.tiers.evict_copies(evict)
+        for start in range(0, len(code), batch):
+            if max_batches is not None and report.batches >= max_batches:
+                break
+            if pace is not None:
+                pace()
+            rows = self.tiers.claim(code[start : start + batch], time.time(), self.lease_s)
+            if not rows:
+                continue
+            try:
+                coded = self._code(rows, report, pace)
+            except BaseException:
+                self.tiers.release([r.id for r in rows])
+                raise
+            swapped = self.tiers.swap(coded)
+            report.batches += 1
+            report.memories += swapped
+            report.superseded += len(coded) - swapped
+            if progress is not None:
+                progress(len(rows))
+
+    def _code(self, rows, report: CompactionReport, pace) -> list[Coded]:
+        """Cold records for claimed rows (those whose hot record does not read are released and named)."""
+        store = self.store
+        texts = store.coder.decode([(r.key, r.body) for r in rows], [], store.where)
+        good = []
+        for r, text in zip(rows, texts):
+            if isinstance(text, str) and crc(r.body) == r.crc:
+                good.append((r, text))
+            else:
+                report.failed += 1
+                why = text if isinstance(text, ValueError) else "its checksum does not match"
+                report.errors.append(f"{store.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
+        self.tiers.release([r.id for r in rows if all(r is not g for g, _ in good)])
+        good = [good[i] for i in self._similar_together([r for r, _ in good])]
+        records = store.coder.encode([t for _, t in good], [_policy_of(store, r) for r, _ in good],
+                                     [r.kind == values.JSON for r, _ in good], pace=pace)
+        profiles = {p: i for i, p in enumerate(store.db.profiles({r.profile for r in records if r.profile}))}
+        coded = []
+        for (r, text), rec in zip(good, records):
+            rec.id = r.key
+            body = encode_record(rec, profiles)
+            coded.append(Coded(r.id, r.version, body, crc(body), r.used_at))
+            report.text_bytes += r.text_bytes
+            report.hot_bytes += len(r.body)
+            report.cold_bytes += len(body)
+        return coded
+
+    def _similar_together(self, rows) -> list[int]:
+        """An order of rows that runs similar memories together (by their first stored embedding)."""
+        import numpy as np
+
+        from engine.jobs.grouping import group_order
+
+        embedded = [i for i, r in enumerate(rows) if r.vectors]
+        rest = [i for i, r in enumerate(rows) if not r.vectors]
+        if len(embedded) < 2:
+            return embedded + rest
+        size = vectors.size_of(self.store.scheme, self.store.dims)
+        vecs = vectors.unpack([rows[i].vectors[0][1][:size] for i in embedded], self.store.scheme, self.store.dims)
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return [embedded[k] for k in group_order(vecs, GROUP_THRESHOLD)] + rest
+
+
+def _policy_of(store, row) -> Policy:
+    """The policy the row's put saw (a writer with another configuration may have put it), else the store's."""
+    try:
+        return Policy.parse(row.policy) if row.policy else store.policy(values.split(row.ns))
+    except (ValueError, InvalidMemoryError):
+        return store.policy(values.split(row.ns))

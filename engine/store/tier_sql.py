@@ -1,0 +1,122 @@
+"""The tiers' queries over a SqlStore: what compaction claims and swaps, kept hot copies, read times, packing.
+
+A claim is a lease (claimed_until), taken in one short transaction that selects its rows FOR UPDATE SKIP LOCKED
+on PostgreSQL: several compactors, in any processes on any machines, take disjoint batches without a lock
+service, and a batch whose compactor died is taken again when its lease runs out. No row lock is held while a
+batch is coded, so puts, deletes and reads never wait on the model. A swap writes a cold record only over the
+version it read: a put or a delete since then wins, and the record is dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.store.sql import _COLS, COLD, COLD_KEPT, HOT, SqlStore, _row
+from engine.store.rows import Row
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A claimed row's cold record, to swap in over the version that was read."""
+
+    id: int
+    version: int
+    body: bytes
+    crc: int
+    read_used_at: float  # the row's read time when claimed: read since, it keeps its hot body as a copy
+
+
+class Tiers:
+    def __init__(self, db: SqlStore):
+        self.db, self.d = db, db.d
+
+    def _prefix(self, prefix: str) -> tuple[str, tuple]:
+        return self.db._prefix(prefix)
+
+    def touch(self, times: dict[int, float]) -> None:
+        """Move these rows' read times forward (never back: another process may have read them later)."""
+        sql = self.db._q(f"UPDATE semzip_memories SET used_at = {self.d.greatest}(COALESCE(used_at, 0), ?) "
+                         f"WHERE id = ?")
+        with self.db._write("write read times") as cur:
+            for i, t in sorted(times.items()):
+                cur.execute(sql, (t, i))
+
+    def hot_rows(self, prefix: str) -> list[tuple[int, int, float, int]]:
+        """(id, tier, last use, hot bytes) of every row not only cold, least recently used first."""
+        cond, params = self._prefix(prefix)
+        return self.db._read(
+            f"SELECT id, tier, COALESCE(used_at, updated_at), CASE WHEN tier = {HOT} THEN LENGTH(body) ELSE "
+            f"LENGTH(hot) END FROM semzip_memories WHERE tier <> {COLD} AND {cond} ORDER BY 3, id", params)
+
+    def evict_copies(self, ids: list[int]) -> int:
+        """Drop the kept hot copies of these rows (their cold record stays: nothing is coded); how many."""
+        return self._update_each("SET hot = NULL, hot_crc = NULL, tier = {cold} WHERE id = ? AND tier = {kept}",
+                                 [(i,) for i in ids], "evict kept copies")
+
+    def claim(self, ids: list[int], now: float, lease_s: float) -> list[Row]:
+        """Lease those of these hot rows that no other compactor holds; their rows (vectors in .vectors)."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self.db._write("claim memories to compact") as cur:
+            cur.execute(self.db._q(f"SELECT {_COLS}, vecs FROM semzip_memories WHERE id IN ({marks}) AND tier = {HOT} "
+                                   f"AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id{self.d.skip_locked}"),
+                        (*ids, now))
+            found = cur.fetchall()
+            rows = []
+            for t in found:
+                row = _row(t[:-1])
+                row.vectors = [("", bytes(t[-1]))] if t[-1] is not None else []
+                rows.append(row)
+            if rows:
+                got = ", ".join("?" * len(rows))
+                cur.execute(self.db._q(f"UPDATE semzip_memories SET claimed_until = ? WHERE id IN ({got})"),
+                            (now + lease_s, *[r.id for r in rows]))
+        return rows
+
+    def release(self, ids: list[int]) -> None:
+        """Give back leases of a batch that was not coded (interrupted, or yielding to the host)."""
+        self._update_each("SET claimed_until = NULL WHERE id = ?", [(i,) for i in ids], "release claims")
+
+    def swap(self, coded: list[Coded]) -> int:
+        """In one transaction, each claimed hot body replaced by its cold record where the row is still the version
+        read; how many were swapped (the others were put again or deleted meanwhile: their records are dropped)."""
+        return self._update_each(
+            "SET hot = CASE WHEN used_at > ? THEN body END, hot_crc = CASE WHEN used_at > ? THEN crc END, tier = CASE "
+            "WHEN used_at > ? THEN {kept} ELSE {cold} END, body = ?, crc = ?, claimed_until = NULL WHERE id = ? AND "
+            "version = ? AND tier = {hot}",
+            [(c.read_used_at, c.read_used_at, c.read_used_at, c.body, c.crc, c.id, c.version) for c in coded],
+            "swap in compacted records (disk full?)")
+
+    def keep_copies(self, copies: list[tuple[int, int, bytes, int]], now: float) -> int:
+        """(id, version, hot record, its crc): a cold row just read keeps its text hot beside its record."""
+        return self._update_each("SET hot = ?, hot_crc = ?, tier = {kept}, used_at = ? WHERE id = ? AND version = ? "
+                                 "AND tier = {cold}", [(h, c, now, i, v) for i, v, h, c in copies], "keep hot copies")
+
+    def _update_each(self, clause: str, params: list[tuple], what: str) -> int:
+        if not params:
+            return 0
+        sql = self.db._q("UPDATE semzip_memories " + clause.format(hot=HOT, cold=COLD, kept=COLD_KEPT))
+        count = 0
+        with self.db._write(what) as cur:
+            for p in params:
+                cur.execute(sql, p)
+                count += cur.rowcount
+        return count
+
+    def free_share(self) -> float:
+        """SQLite: the share of the file's pages that are free (space a vacuum gives back); PostgreSQL: 0."""
+        if self.d.skip_locked:
+            return 0.0
+        (free,), (pages,) = self.db._read("PRAGMA freelist_count"), self.db._read("PRAGMA page_count")
+        return free[0] / pages[0] if pages[0] else 0.0
+
+    def vacuum(self) -> None:
+        """Give free space back: SQLite rewrites the file packed (and empties its WAL), PostgreSQL vacuums."""
+        with self.db._guard("vacuum (disk full?)"):
+            cur = self.db._conn().cursor()
+            if self.d.skip_locked:
+                cur.execute("VACUUM semzip_memories")
+            else:
+                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cur.execute("VACUUM")
+                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
