@@ -1,10 +1,12 @@
 """Load on one MemoryStore: threads doing mixed put/get/search/delete on short memories, checked as they go.
 
 Usage: python bench/store_load.py [--threads 8] [--ops 200] [--mode lossless|zstd|raw] [--store PATH] [--json FILE]
+                                  [--compactor]
 
 Every thread writes its own keys and knows what each should hold: a get must return its last write (read-
 your-writes) or None after its delete; any value search returns must be one some thread wrote for that key.
-tests/test_store_faults.py runs a shorter version of the same function.
+tests/test_store_faults.py runs a shorter version of the same function. --compactor runs a compactor beside the
+load (a second MemoryStore on the same database, compacting every memory as soon as it is written, in a loop).
 """
 from __future__ import annotations
 
@@ -84,6 +86,38 @@ def run_load(store, num_threads: int, num_ops: int, seed: int = 0, namespace=("l
     return {"latency": latency, "errors": errors, "seconds": time.perf_counter() - t0}
 
 
+class CompactorBeside:
+    """A thread compacting every hot memory of the store at conn over and over until stopped (with stop())."""
+
+    def __init__(self, conn, **store_options):
+        from engine.store import MemoryStore
+
+        self.store = MemoryStore(conn, compaction=False, cold_after=0, **store_options)
+        self.runs, self.errors = [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="compactor-beside")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.runs.append(self.store.compact(everything=True))
+            except Exception as exc:  # a finding, reported with the load's errors
+                self.errors.append(f"compactor: {type(exc).__name__}: {exc}")
+            self._stop.wait(0.05)
+
+    def stop(self) -> list[str]:
+        """Stop, close its store; the errors it met."""
+        self._stop.set()
+        self._thread.join()
+        self.store.close()
+        return self.errors
+
+    @property
+    def compacted(self) -> int:
+        return sum(r.memories for r in self.runs)
+
+
 def summary(result: dict) -> list[list]:
     """Per op: count, ops/s over the whole run, p50 and p95 in ms."""
     rows = []
@@ -106,13 +140,19 @@ def main() -> None:
     ap.add_argument("--mode", default="lossless", help="how the memories are coded (zstd, raw: the store alone)")
     ap.add_argument("--store", default=None, help="a SQLite path or postgresql:// DSN (default: a temporary file)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--compactor", action="store_true", help="compact everything in a loop beside the load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, MemoryStore(args.store or f"{tmp}/load.db", mode=args.mode) as store:
         store.put(("warm",), "up", memory(random.Random(0), 0))  # the model and embedder load outside the timing
         store.search(("warm",), "up")
+        beside = CompactorBeside(store.where, mode=args.mode, engine=store.coder.decoder()) if args.compactor \
+            else None
         result = run_load(store, args.threads, args.ops)
+        if beside is not None:
+            result["errors"] += beside.stop()
+    extra = f", compactor beside: {beside.compacted} memories compacted in {len(beside.runs)} runs" if beside else ""
     print(f"# {machine()}; {args.mode}; {args.threads} threads x {args.ops} ops, {result['seconds']:.1f} s, "
-          f"{len(result['errors'])} errors")
+          f"{len(result['errors'])} errors{extra}")
     print_table(["op", "count", "ops/s", "p50 ms", "p95 ms"], summary(result))
     for e in result["errors"][:10]:
         print(e)

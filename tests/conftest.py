@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 
 import pytest
 
@@ -113,3 +114,15 @@ def conn(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return fresh_database(request.getfixturevalue("pg_server_dsn"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs to fill up: a full disk under the store; skipped where it cannot be mounted (needs root)."""
+    mnt = tmp_path / "tmpfs"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs for the full-disk test (needs root): {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)

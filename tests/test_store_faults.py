@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store_load import run_load
+from bench.store_load import CompactorBeside, run_load
 from engine.store import MemoryStore, Policy, Put, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,17 +70,6 @@ def test_kill_9_during_put_many_leaves_whole_batches_only(tmp_path, round):
             assert mem.value == f"batch {b} memory {i}: " + "x" * (int(i) % 97)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mnt = tmp_path / "tmpfs"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs for the full-disk test (needs root): {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 def test_a_full_disk_is_a_clear_error_and_loses_nothing(small_disk):
     path = small_disk / "full.db"
     earlier = {f"k{i}": f"memory {i} " + os.urandom(200).hex() for i in range(20)}
@@ -105,8 +94,9 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(small_disk):
 
 
 def test_threads_and_reader_processes_see_no_error_and_no_wrong_value(tmp_path, lossless_engine, embedder):
-    """8 threads of mixed ops on coded memories (bench/store_load.py's mix, shortened), while one writer thread
-    rewrites a zstd namespace that 2 reader processes check: every value they see is whole and never older."""
+    """8 threads of mixed ops (bench/store_load.py's mix, shortened), while one writer thread rewrites a zstd
+    namespace that 2 reader processes check and a compactor codes everything as soon as it is written: every value
+    they see is whole and never older."""
     import threading
 
     path = tmp_path / "load.db"
@@ -127,10 +117,14 @@ def test_threads_and_reader_processes_see_no_error_and_no_wrong_value(tmp_path, 
 
         w = threading.Thread(target=writer)
         w.start()
+        beside = CompactorBeside(str(path), engine=lossless_engine, embed=embedder.embed, dims=384,
+                                 policies={("proc",): Policy("zstd")})
         result = run_load(store, num_threads=8, num_ops=2, seed=1)  # coded memories, 8 threads at once
         w.join()
         outs = [r.communicate(timeout=60) for r in readers]
-    assert result["errors"] == [], result["errors"][:5]
+        errors = beside.stop()
+    assert result["errors"] == [] and errors == [], (result["errors"] + errors)[:5]
+    assert beside.compacted > 0  # the compactor coded memories while the load and the readers ran
     assert sum(len(x) for x in result["latency"].values()) == 8 * 2
     for r, (out, err) in zip(readers, outs):
         assert r.returncode == 0, err[-2000:]

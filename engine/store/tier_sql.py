@@ -79,12 +79,14 @@ class Tiers:
 
     def swap(self, coded: list[Coded]) -> int:
         """In one transaction, each claimed hot body replaced by its cold record where the row is still the version
-        read; how many were swapped (the others were put again or deleted meanwhile: their records are dropped)."""
+        read; how many were swapped (the others were put again or deleted meanwhile: their records are dropped).
+        A cold row keeps no read time or policy (bytes on every row of the bottom level); one read since the claim
+        keeps its hot body as its kept copy instead."""
         return self._update_each(
             "SET hot = CASE WHEN used_at > ? THEN body END, hot_crc = CASE WHEN used_at > ? THEN crc END, tier = CASE "
-            "WHEN used_at > ? THEN {kept} ELSE {cold} END, body = ?, crc = ?, claimed_until = NULL WHERE id = ? AND "
-            "version = ? AND tier = {hot}",
-            [(c.read_used_at, c.read_used_at, c.read_used_at, c.body, c.crc, c.id, c.version) for c in coded],
+            "WHEN used_at > ? THEN {kept} ELSE {cold} END, used_at = CASE WHEN used_at > ? THEN used_at END, body = ?, "
+            "crc = ?, claimed_until = NULL, policy = NULL WHERE id = ? AND version = ? AND tier = {hot}",
+            [(*[c.read_used_at] * 4, c.body, c.crc, c.id, c.version) for c in coded],
             "swap in compacted records (disk full?)")
 
     def keep_copies(self, copies: list[tuple[int, int, bytes, int]], now: float) -> int:
