@@ -143,7 +143,13 @@ def _store(args) -> int:
     return run_store(args)
 
 
-HANDLERS = {"doctor": _doctor, "models": _models, "compress": _compress, "reconstruct": _reconstruct, "eval": _eval,
+def _mcp(args) -> int:
+    from engine.integrations.mcp_server import serve
+
+    return serve(args.store, args.namespace, args.port, args.mode)
+
+
+HANDLERS = {"mcp": _mcp, "doctor": _doctor, "models": _models, "compress": _compress, "reconstruct": _reconstruct, "eval": _eval,
             "report": _report, "config": _config, "demo": _demo, "store": _store}
 
 

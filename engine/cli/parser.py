@@ -99,9 +99,11 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
                     help="how compaction codes these values (lossless: exact, under the lossless model); a put "
                          "itself stores them hot, zstd or raw, with no model")
     sg = store_command("get", "print a memory's text, exactly")
-    sd = store_command("delete", "remove a memory")
-    for parser in (sg, sd):
-        parser.add_argument("key")
+    sg.add_argument("key")
+    sd = store_command("delete", "remove a memory (or, with --all, a namespace and those under it) from every tier, "
+                                 "its embeddings and cached text; freed pages are zeroed")
+    sd.add_argument("key", nargs="?", default=None)
+    sd.add_argument("--all", action="store_true", help="every memory of --namespace and of the namespaces under it")
     ss = store_command("search", "memories nearest to a query, as JSON lines (key, score, text)")
     ss.add_argument("query")
     ss.add_argument("--limit", type=int, default=5)
@@ -110,11 +112,24 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     sc.add_argument("--all", action="store_true", help="every hot memory, due or not")
     sc.add_argument("--cold-after", type=float, default=None, help="seconds without a write or read that make a "
                                                                    "memory due (default 3600)")
-    for parser in (sp, sg, sd, ss, sc):
+    se = store_command("export", "every memory as JSON lines: exact value, metadata, times, TTL (docs/FORMAT.md)")
+    se.add_argument("-o", "--output", required=True, help="the dump file, or - for stdout")
+    si = store_command("import", "put every valid line of an export (hot, times kept); bad lines named, exit 1")
+    si.add_argument("file", help="a dump file, or - for stdin")
+    store_command("vacuum", "give the space of deleted and compacted memories back to the disk")
+    for parser in (sp, sg, sd, ss, sc, se):
         parser.add_argument("--namespace", default=None, help="labels joined by / (default: default; search, "
                                                               "compact: all)")
     store_command("stats", "memories and bytes per tier (embeddings included) by namespace, and the compaction "
                            "backlog")
+
+    mcp = command("mcp", "an MCP memory server over a store, for any MCP client (stdio; --port: streamable HTTP)")
+    mcp.add_argument("store", help="a SQLite file (created if absent) or a postgresql:// DSN")
+    mcp.add_argument("--namespace", default="default", help="the namespace of calls that name none (labels joined "
+                                                            "by /): one per user keeps users apart")
+    mcp.add_argument("--port", type=int, default=None, help="serve streamable HTTP on 127.0.0.1:PORT instead of stdio")
+    mcp.add_argument("--mode", default="lossless", choices=["lossless", "zstd", "raw", "summary"],
+                     help="how background compaction codes memories")
 
     demo = command("demo", "three bundled memories stored in every mode: ratio, time and what comes back")
     demo.add_argument("--n", type=int, default=None, help="only the first N bundled memories")

@@ -1,4 +1,4 @@
-"""`semzip store put|get|search|delete|compact|stats STORE ...`: the memory store from the command line.
+"""`semzip store put|get|search|delete|compact|stats|export|import|vacuum STORE ...`: the memory store from the command line.
 
 Each command is a short-lived process: it runs no background compaction (`semzip store compact` does it, from
 cron or by hand), and put, get of a hot memory, search and stats never load the model.
@@ -53,8 +53,19 @@ def run_store(args) -> int:
             sys.stdout.buffer.write(_text(mem.value).encode("utf-8"))
             sys.stdout.flush()
         elif args.store_cmd == "delete":
-            if not store.delete(ns, args.key):
-                raise MissingMemoryError(args.store, ns, args.key)
+            delete(store, args, ns)
+        elif args.store_cmd == "export":
+            count = store.export(sys.stdout if args.output == "-" else args.output, ns if args.namespace else ())
+            print(f"{count} memories exported from {args.store}", file=sys.stderr)
+        elif args.store_cmd == "import":
+            report = store.import_(sys.stdin if args.file == "-" else args.file)
+            for line, why in report.errors:
+                print(f"semzip: error: {args.file} line {line}: {why}", file=sys.stderr)
+            print(f"{report.imported} memories imported into {args.store}, {len(report.errors)} lines refused",
+                  file=sys.stderr)
+            return 1 if report.errors else 0
+        elif args.store_cmd == "vacuum":
+            store.vacuum()
         elif args.store_cmd == "search":
             for mem in store.search(ns if args.namespace else (), args.query, limit=args.limit):
                 line = {"namespace": "/".join(mem.namespace), "key": mem.key, "score": round(mem.score, 4)
@@ -69,6 +80,18 @@ def run_store(args) -> int:
         else:
             print(stats_table(store))
     return 0
+
+
+def delete(store, args, ns: tuple[str, ...]) -> None:
+    from engine.errors import UsageError
+    from engine.store import MissingMemoryError
+
+    if args.all == (args.key is not None) or (args.all and not args.namespace):
+        raise UsageError("semzip store delete: give a KEY, or --namespace a/b --all (not both)")
+    if args.all:
+        print(f"{store.delete_namespace(ns)} memories deleted from {args.store} under {'/'.join(ns)}", file=sys.stderr)
+    elif not store.delete(ns, args.key):
+        raise MissingMemoryError(args.store, ns, args.key)
 
 
 def compact(store, prefix: tuple[str, ...], everything: bool):

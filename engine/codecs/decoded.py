@@ -52,6 +52,11 @@ class DecodedCache:
         with self._lock:
             self._mem[key] = (size, text)
 
+    def forget(self, rec: Record) -> None:
+        """Drop rec's text (its memory was deleted: its words must not stay readable from memory)."""
+        with self._lock:
+            self._mem.pop(_key(rec), None)
+
     def stats(self) -> dict:
         with self._lock:
             return {"hits": self.hits, "misses": self.misses, "size": len(self._mem), "bytes": int(self._mem.currsize)}

@@ -120,6 +120,19 @@ class Coder:
                     out[i] = exc
         return out
 
+    def forget(self, bodies: list[bytes], profiles: list[str], where: str) -> None:
+        """Drop these records' texts from every engine's decoded-text cache (their memories were deleted)."""
+        with self._lock:
+            engines = list(self._engines.values())
+        for body in bodies:
+            try:
+                rec = decode_record("", body, profiles, where)
+            except ValueError:
+                continue
+            if rec.kind in MODEL_CODED:
+                for engine in engines:
+                    engine.read_cache.forget(rec)
+
     def is_waited_on(self) -> bool:
         """True while a caller waits for one of these engines' model (a compaction batch then yields to it)."""
         with self._lock:

@@ -7,7 +7,6 @@ and keep the texts hot beside them; search ranks stored embeddings and decodes o
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from engine.store import fields as fieldsmod
 from engine.store import namespaces as nsmod
 from engine.store import values, vectors
+from engine.store.async_twins import AsyncTwins
 from engine.store.background import BackgroundCompaction
 from engine.store.coding import Coder, Policy, crc
 from engine.store.compaction import COLD_AFTER_S, HOT_BYTES, CompactionReport, Compactor
@@ -26,8 +26,9 @@ from engine.store.postgres import is_dsn, open_postgres
 from engine.store.reading import ReadCounts, read_rows
 from engine.store.rows import Memory, Row
 from engine.store.search import rank
-from engine.store.sql import COLD, COLD_KEPT, FORMAT_VERSION, HOT
+from engine.store.sql import FORMAT_VERSION, HOT
 from engine.store.sqlite import open_sqlite
+from engine.store.stats import NamespaceStats, namespace_stats
 from engine.store.tier_sql import Tiers
 
 EMBEDDER_DIMS = 384  # all-MiniLM-L6-v2's, the default embed function
@@ -45,21 +46,7 @@ class Put:
     ttl: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NamespaceStats:
-    namespace: tuple[str, ...]
-    memories: int
-    text_bytes: int  # UTF-8 bytes of the values put
-    stored_bytes: int  # their records, kept copies and embeddings as stored (the database's overhead: file_bytes)
-    hot: int = 0  # memories in the hot tier (not yet compacted)
-    hot_bytes: int = 0  # their hot records and the kept hot copies of cold ones
-    cold: int = 0  # memories compacted (kept_copies of them also hold their text hot)
-    cold_bytes: int = 0  # their cold records
-    kept_copies: int = 0
-
-
-
-class MemoryStore:
+class MemoryStore(AsyncTwins):
     """conn: a SQLite path or a postgresql:// DSN. mode/ratio: the default coding policy; policies: per namespace
     prefix (the longest matching prefix wins). embed: texts -> vectors (default all-MiniLM-L6-v2, offline) with
     dims its size; scheme: how stored vectors are quantized (vectors.SCHEMES); index: what a put embeds by
@@ -120,7 +107,8 @@ class MemoryStore:
         with self.host_call():
             self._put_many(puts)
 
-    def _put_many(self, puts: list[Put]) -> None:
+    def _put_many(self, puts: list[Put], times: dict | None = None) -> None:
+        """times: (namespace, key) -> (created_at, updated_at, expires_at) kept from elsewhere (an import)."""
         now = time.time()
         checked: dict[tuple, tuple] = {}
         for p in puts:  # everything is checked before anything is coded or written
@@ -138,17 +126,50 @@ class MemoryStore:
         rows = []
         for (ns, key), (p, kind, text, flds, _) in items:
             body = hot_record(key, text)
-            rows.append(Row(values.join(ns), key, kind, body, crc(body), flds, len(text.encode()), now, now,
-                            now + p.ttl if p.ttl else None, p.ttl, tier=HOT, policy=self.policy(ns).spec))
+            created, updated, expires = (times or {}).get((ns, key), (now, now, now + p.ttl if p.ttl else None))
+            rows.append(Row(values.join(ns), key, kind, body, crc(body), flds, len(text.encode()), created, updated,
+                            expires, p.ttl, tier=HOT, policy=self.policy(ns).spec))
         for (i, path, _), blob in zip(to_embed, packed):
             rows[i].vectors.append((path, blob))
         self.db.write(rows)
 
     def delete(self, namespace, key: str) -> bool:
-        """Remove a memory; False if there was none."""
+        """Remove a memory from every tier, with its embeddings and its decoded text; False if there was none."""
         ns = values.check_namespace(namespace)
         with self.host_call():
-            return self.db.delete(values.join(ns), [values.check_key(ns, key)]) > 0
+            return self._forget(self.db.delete(values.join(ns), [values.check_key(ns, key)])) > 0
+
+    def delete_namespace(self, namespace) -> int:
+        """Remove every memory of a namespace and of the namespaces under it, as delete does; how many."""
+        ns = values.check_namespace(namespace)
+        with self.host_call():
+            return self._forget(self.db.delete_prefix(values.join(ns)))
+
+    def _forget(self, deleted: list[tuple]) -> int:
+        """Deleted rows' records out of the decoded-text caches and their old pages off the disk; how many rows."""
+        self.coder.forget([bytes(b) for row in deleted for b in row if b is not None], self.db.profiles(), self.where)
+        if deleted:
+            self.tiers.scrub()
+        return len(deleted)
+
+    def export(self, out, namespace=()) -> int:
+        """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many.
+        Cold memories decode in engine batches and stay cold (no copy is kept for an export)."""
+        from engine.store.dump import export_lines
+
+        return export_lines(self, values.check_namespace(namespace, allow_empty=True), out)
+
+    def import_(self, source):
+        """Put every valid line of an export (a path or a text file), times and TTLs as they were, hot; an
+        ImportReport (memories imported, and (line number, why) for each line that was not)."""
+        from engine.store.dump import import_lines
+
+        return import_lines(self, source)
+
+    def vacuum(self) -> None:
+        """Give the space of deleted and compacted memories back to the disk (SQLite: the file rewritten packed;
+        PostgreSQL: VACUUM FULL of the memories table)."""
+        self.tiers.vacuum(full=True)
 
     def sweep(self) -> int:
         """Delete the memories whose TTL ran out; how many."""
@@ -179,9 +200,11 @@ class MemoryStore:
             self.db.refresh([r.id for r in rows if r.ttl], now)
         return [memories.get(w) for w in wanted]
 
-    def decode_rows(self, rows: list[Row], scores: list[float | None] | None = None) -> list[Memory]:
-        """Memories from rows (cold ones in one decode batch); CorruptMemoryError naming the first that does not read."""
-        return read_rows(self, rows, scores)
+    def decode_rows(self, rows: list[Row], scores: list[float | None] | None = None, *,
+                    keep_hot: bool = True) -> list[Memory]:
+        """Memories from rows (cold ones in one decode batch); CorruptMemoryError naming the first that does not read.
+        keep_hot=False: a read that is not the agent's use (an export) keeps no copies and moves no read times."""
+        return read_rows(self, rows, scores, keep_hot)
 
     def list(self, namespace, *, limit: int = 100, offset: int = 0) -> list[str]:
         """Keys in exactly this namespace, newest first (nothing is decoded)."""
@@ -265,23 +288,7 @@ class MemoryStore:
     # -- size
     def stats(self) -> list[NamespaceStats]:
         """Memories, bytes in and bytes stored (records, kept copies and embeddings) per namespace, and per tier."""
-        by_ns: dict[str, dict] = {}
-        for ns, tier, n, t, body, kept, vecs in self.db.stats():
-            d = by_ns.setdefault(ns, dict(memories=0, text_bytes=0, stored_bytes=0, hot=0, hot_bytes=0, cold=0,
-                                          cold_bytes=0, kept_copies=0))
-            n, t, body, kept, vecs = (int(x or 0) for x in (n, t, body, kept, vecs))
-            d["memories"] += n
-            d["text_bytes"] += t
-            d["stored_bytes"] += body + kept + vecs
-            d["hot_bytes"] += kept
-            if tier == HOT:
-                d["hot"] += n
-                d["hot_bytes"] += body
-            else:
-                d["cold"] += n
-                d["cold_bytes"] += body
-                d["kept_copies"] += n if tier == COLD_KEPT else 0
-        return [NamespaceStats(values.split(ns), **d) for ns, d in by_ns.items()]
+        return namespace_stats(self.db.stats())
 
     def file_bytes(self) -> int | None:
         """Bytes of the store's files on disk (SQLite: the database and its WAL); None for PostgreSQL."""
@@ -289,31 +296,7 @@ class MemoryStore:
             return None
         return sum(Path(self.where + s).stat().st_size for s in ("", "-wal") if Path(self.where + s).exists())
 
-    # -- async twins and lifetime
-    async def aput(self, *args, **kwargs):
-        return await asyncio.to_thread(self.put, *args, **kwargs)
-
-    async def aput_many(self, puts):
-        return await asyncio.to_thread(self.put_many, puts)
-
-    async def aget(self, *args, **kwargs):
-        return await asyncio.to_thread(self.get, *args, **kwargs)
-
-    async def aget_many(self, *args, **kwargs):
-        return await asyncio.to_thread(self.get_many, *args, **kwargs)
-
-    async def adelete(self, *args):
-        return await asyncio.to_thread(self.delete, *args)
-
-    async def alist(self, *args, **kwargs):
-        return await asyncio.to_thread(self.list, *args, **kwargs)
-
-    async def alist_namespaces(self, **kwargs):
-        return await asyncio.to_thread(self.list_namespaces, **kwargs)
-
-    async def asearch(self, *args, **kwargs):
-        return await asyncio.to_thread(self.search, *args, **kwargs)
-
+    # -- lifetime
     def close(self) -> None:
         """Stop background compaction (its batch abandoned, claims given back), write the read times, close the
         database connections and the engines this store opened (not one it was handed)."""

@@ -33,7 +33,7 @@ class ReadCounts:
             self.cold += cold
 
 
-def read_rows(store, rows: list[Row], scores: list[float | None] | None = None) -> list[Memory]:
+def read_rows(store, rows: list[Row], scores: list[float | None] | None = None, keep_hot: bool = True) -> list[Memory]:
     """store.decode_rows' work: see MemoryStore.decode_rows."""
     profiles = store.db.profiles()
     bad: dict[int, str] = {}
@@ -62,12 +62,13 @@ def read_rows(store, rows: list[Row], scores: list[float | None] | None = None) 
             continue
         out.append((i, Memory(values.split(r.ns), r.key, value, meta, r.created_at, r.updated_at,
                               scores[i] if scores else None)))
-        if i in modeled and r.tier == COLD:
+        if keep_hot and i in modeled and r.tier == COLD:
             hot = hot_record(r.key, text)
             copies.append((r.id, r.version, hot, crc(hot)))
     now = time.time()
     store.read_counts.add(len(out) - len(modeled & {i for i, _ in out}), len(modeled & {i for i, _ in out}))
-    store.read_times.note([rows[i].id for i, _ in out], now)
+    if keep_hot:
+        store.read_times.note([rows[i].id for i, _ in out], now)
     store.tiers.keep_copies(copies, now)
     if store.read_times.is_due():
         store.flush_read_times()

@@ -187,14 +187,21 @@ class SqlStore:
                                      r.updated_at, r.expires_at, r.ttl, vecs, r.tier, r.updated_at, r.policy))
                 r.id, r.version = cur.fetchone()
 
-    def delete(self, ns: str, keys: list[str]) -> int:
-        """Delete these keys of one namespace; how many there were."""
-        count = 0
+    def delete(self, ns: str, keys: list[str]) -> list[tuple]:
+        """Delete these keys of one namespace; (body, kept copy or None) of each row deleted."""
+        gone: list[tuple] = []
         with self._write("delete memories") as cur:
             for key in keys:
-                cur.execute(self._q("DELETE FROM semzip_memories WHERE ns = ? AND key = ?"), (ns, key))
-                count += cur.rowcount
-        return count
+                cur.execute(self._q("DELETE FROM semzip_memories WHERE ns = ? AND key = ? RETURNING body, hot"), (ns, key))
+                gone += cur.fetchall()
+        return gone
+
+    def delete_prefix(self, prefix: str) -> list[tuple]:
+        """Delete every memory of a namespace and of the namespaces under it; (body, kept copy) of each."""
+        cond, params = self._prefix(prefix)
+        with self._write("delete a namespace") as cur:
+            cur.execute(self._q(f"DELETE FROM semzip_memories WHERE {cond} RETURNING body, hot"), params)
+            return cur.fetchall()
 
     def fetch(self, ns: str, keys: list[str], now: float) -> list[Row]:
         """The live rows of these keys in one namespace (vectors not read)."""

@@ -26,6 +26,8 @@ def open_sqlite(path: str | Path) -> SqlStore:
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before put returns, so an acknowledged write survives a power cut too.
         conn.execute("PRAGMA synchronous=FULL")
+        # A deleted memory's bytes are overwritten with zeros in the pages that held them, not left in free space.
+        conn.execute("PRAGMA secure_delete=ON")
         return conn
 
     return SqlStore(connect, DIALECT, path)

@@ -112,12 +112,21 @@ class Tiers:
         (free,), (pages,) = self.db._read("PRAGMA freelist_count"), self.db._read("PRAGMA page_count")
         return free[0] / pages[0] if pages[0] else 0.0
 
-    def vacuum(self) -> None:
-        """Give free space back: SQLite rewrites the file packed (and empties its WAL), PostgreSQL vacuums."""
+    def scrub(self) -> None:
+        """After a delete: SQLite's WAL written back into the file and emptied, so the old page images that held
+        the deleted bytes are gone from disk too (secure_delete zeroes them in the file). PostgreSQL: nothing
+        here (its dead rows go with vacuum(full=True))."""
+        if not self.d.skip_locked:
+            with self.db._guard("write its log back"):
+                self.db._conn().cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def vacuum(self, full: bool = False) -> None:
+        """Give free space back: SQLite rewrites the file packed (and empties its WAL); PostgreSQL vacuums (full:
+        rewrites the table, dropping dead rows' bytes from its files)."""
         with self.db._guard("vacuum (disk full?)"):
             cur = self.db._conn().cursor()
             if self.d.skip_locked:
-                cur.execute("VACUUM semzip_memories")
+                cur.execute("VACUUM FULL semzip_memories" if full else "VACUUM semzip_memories")
             else:
                 cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 cur.execute("VACUUM")

@@ -1,0 +1,117 @@
+"""Export and import: a store's memories as JSON lines, exact values with their metadata, times and TTLs.
+
+One object a line (docs/FORMAT.md, "Memory dumps"): {"v": 1, "namespace": [...], "key": ..., "value": a string
+or a JSON object, "metadata": {...}, "created_at", "updated_at" (seconds since the epoch), "ttl" (seconds or
+null), "expires_at" (or null)}. An import puts each valid line as a new hot memory (one transaction per
+batch) with its times as they were; a line that is not JSON, lacks a field or names an invalid namespace is
+reported by its number and reason, and every other line is imported.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+
+from engine.store import values
+from engine.store.errors import InvalidMemoryError
+
+DUMP_VERSION = 1
+BATCH = 256  # memories read or written per call
+
+
+@dataclass(slots=True)
+class ImportReport:
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, why)
+
+
+@contextlib.contextmanager
+def _opened(target, mode: str):
+    if hasattr(target, "write" if mode == "w" else "read"):
+        yield target
+    else:
+        with open(target, mode, encoding="utf-8", newline="\n") as f:
+            yield f
+
+
+def export_lines(store, prefix: tuple[str, ...], out) -> int:
+    now = time.time()
+    ids = [t[0] for t in store.db.scan(values.join(prefix), now)]
+    count = 0
+    with _opened(out, "w") as f:
+        for start in range(0, len(ids), BATCH):
+            rows = store.db.by_ids(ids[start : start + BATCH])
+            for row, mem in zip(rows, store.decode_rows(rows, keep_hot=False)):
+                line = {"v": DUMP_VERSION, "namespace": list(mem.namespace), "key": mem.key, "value": mem.value,
+                        "metadata": mem.meta, "created_at": mem.created_at, "updated_at": mem.updated_at,
+                        "ttl": row.ttl, "expires_at": row.expires_at}
+                f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+                count += 1
+    return count
+
+
+def import_lines(store, source) -> ImportReport:
+    from engine.store.memory import Put
+
+    report = ImportReport()
+    batch: list[tuple[int, Put, tuple]] = []
+    with _opened(source, "r") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                batch.append((n, *_parse(line)))
+            except InvalidMemoryError as exc:
+                report.errors.append((n, str(exc)))
+            if len(batch) >= BATCH:
+                _put(store, batch, report)
+                batch = []
+    _put(store, batch, report)
+    return report
+
+
+def _parse(line: str):
+    from engine.store.memory import Put
+
+    try:
+        d = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidMemoryError(f"not JSON ({exc.msg})") from None
+    if not isinstance(d, dict):
+        raise InvalidMemoryError("not a JSON object")
+    missing = [k for k in ("namespace", "key", "value") if k not in d]
+    if missing:
+        raise InvalidMemoryError(f"no {', '.join(repr(k) for k in missing)}")
+    if d.get("v", DUMP_VERSION) != DUMP_VERSION:
+        raise InvalidMemoryError(f"dump version {d['v']!r}; this semzip reads version {DUMP_VERSION}")
+    ns = values.check_namespace(d["namespace"])
+    key = values.check_key(ns, d["key"])
+    values.to_text(ns, key, d["value"])
+    now = time.time()
+    times = []
+    for name, default in (("created_at", now), ("updated_at", now), ("expires_at", None), ("ttl", None)):
+        v = d.get(name, default)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise InvalidMemoryError(f"{name} of {key!r}: a number of seconds, got {v!r}")
+        times.append(v)
+    created, updated, expires, ttl = times
+    meta = d.get("metadata") or None
+    return Put(ns, key, d["value"], meta=meta, ttl=ttl), (created, updated, expires)
+
+
+def _put(store, batch, report: ImportReport) -> None:
+    """One transaction for the batch; a line the store refuses (its metadata, say) is retried alone and named."""
+    if not batch:
+        return
+    try:
+        store._put_many([p for _, p, _ in batch], {(tuple(p.namespace), p.key): t for _, p, t in batch})
+        report.imported += len(batch)
+    except InvalidMemoryError:
+        if len(batch) == 1:
+            raise
+        for one in batch:
+            try:
+                _put(store, [one], report)
+            except InvalidMemoryError as exc:
+                report.errors.append((one[0], str(exc)))
