@@ -1,7 +1,8 @@
 """The store's two tiers on LoCoMo dev sessions: hot latencies in-process and as whole processes, compaction's
 throughput against `semzip compress`'s batches on the same texts, the files after compaction, a cold get.
 
-Usage: python bench/bench_store_tiers.py [--sections hot,cli,compact] [--n 70] [--keep DIR] [--json FILE]
+Usage: python bench/bench_store_tiers.py [--sections hot,cli,compact] [--n 70] [--keep DIR] [--skip-compress]
+                                         [--json FILE]
 
 hot: each session put on its own (put_many of one; its embedding timed alone on the same text, before), then a
 get of each (hot, p50/p95) and a search with k = 5 per dev question over its conversation's hot memories.
@@ -74,7 +75,13 @@ def hot_section(sessions, qa, folder: Path) -> dict:
             t0 = time.perf_counter()
             store.search(("locomo", q["conversation"]), q["question"], limit=5)
             search_s.append(time.perf_counter() - t0)
-    return {"put_ms": (ms(put_s, 50), ms(put_s, 95)), "embed_ms": (ms(embed_s, 50), ms(embed_s, 95)),
+    bare = []
+    with MemoryStore(folder / "bare.db", index=False, embed=emb.embed, dims=384, compaction=False) as store:
+        for s in sessions:
+            t0 = time.perf_counter()
+            store.put_many([Put(("locomo", s["conversation"]), f"s{s['session']}", s["text"])])
+            bare.append(time.perf_counter() - t0)
+    return {"put_ms": (ms(put_s, 50), ms(put_s, 95)), "put_unembedded_ms": (ms(bare, 50), ms(bare, 95)), "embed_ms": (ms(embed_s, 50), ms(embed_s, 95)),
             "put_minus_embed_ms": ms([p - e for p, e in zip(put_s, embed_s)], 50),
             "get_ms": (ms(get_s, 50), ms(get_s, 95)), "search_ms": (ms(search_s, 50), ms(search_s, 95)),
             "searches": len(search_s), "exact": f"{exact}/{len(sessions)}"}
@@ -105,7 +112,7 @@ def cli_section(sessions, folder: Path) -> dict:
             "python_import_s": bare}
 
 
-def compact_section(sessions, folder: Path, keep: Path | None) -> dict:
+def compact_section(sessions, folder: Path, keep: Path | None, compress: bool = True) -> dict:
     from engine.api import Engine
     from engine.codecs.item import Item
     from engine.codecs.quality import Embedder
@@ -119,9 +126,9 @@ def compact_section(sessions, folder: Path, keep: Path | None) -> dict:
     with Engine(mode="lossless", read_cache_bytes=0) as engine:
         engine.compress_direct([Item("warm", "warm up the model")])
         t0 = time.perf_counter()
-        for k in range(0, len(sessions), 64):  # `semzip compress`'s batches: 64 in input order, one engine call each
+        for k in range(0, len(sessions) if compress else 0, 64):  # `semzip compress`'s batches: 64 in input order
             engine.compress_direct([Item(f"s{i}", s["text"]) for i, s in enumerate(sessions[k : k + 64], k)])
-        out["compress_s"] = time.perf_counter() - t0
+        out["compress_s"] = time.perf_counter() - t0 if compress else None
         with MemoryStore(path, engine=engine, embed=emb.embed, dims=384, compaction=False) as store:
             store.put_many([Put(("locomo", s["conversation"]), f"s{s['session']}", s["text"]) for s in sessions])
         out["hot_file_bytes"] = file_bytes(path)
@@ -156,6 +163,7 @@ def main() -> None:
     ap.add_argument("--sections", default="hot,cli,compact")
     ap.add_argument("--n", type=int, default=70, help="LoCoMo dev sessions (all 70 by default)")
     ap.add_argument("--keep", default=None, help="copy the compacted store into this folder")
+    ap.add_argument("--skip-compress", action="store_true", help="compaction alone (no compress run to compare)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     sessions, qa = load(args.n)
@@ -168,7 +176,8 @@ def main() -> None:
             print_table(["in-process, hot", "p50", "p95"], [
                 ["put (with its embedding), ms", f["put_ms"][0], f["put_ms"][1]],
                 ["the embedding alone, ms", f["embed_ms"][0], f["embed_ms"][1]],
-                ["put minus its embedding, ms", f["put_minus_embed_ms"], ""],
+                ["put minus its embedding (paired), ms", f["put_minus_embed_ms"], ""],
+                ["put with nothing to embed (index=False), ms", f["put_unembedded_ms"][0], f["put_unembedded_ms"][1]],
                 ["get, ms", f["get_ms"][0], f["get_ms"][1]],
                 [f"search k=5 ({f['searches']} questions), ms", f["search_ms"][0], f["search_ms"][1]],
                 ["values back exactly", f["exact"], ""]])
@@ -179,13 +188,14 @@ def main() -> None:
                 ["semzip store search --limit 5", f["search_s"]], ["python -c 'import engine.store'",
                                                                    f["python_import_s"]]])
         if "compact" in sections:
-            f = report["compact"] = compact_section(sessions, Path(tmp), Path(args.keep) if args.keep else None)
+            f = report["compact"] = compact_section(sessions, Path(tmp), Path(args.keep) if args.keep else None,
+                                                    not args.skip_compress)
             n = len(sessions)
             print(f["compact_line"])
             print_table(["compaction", "value"], [
-                ["semzip compress's batches, memories/min", n / f["compress_s"] * 60],
+                ["semzip compress's batches, memories/min", n / f["compress_s"] * 60 if f["compress_s"] else "-"],
                 ["compaction, memories/min", n / f["compact_s"] * 60],
-                ["compaction / compress", round(f["compress_s"] / f["compact_s"], 3)],
+                ["compaction's speed / compress's", f"{f['compress_s'] / f['compact_s']:.3f}" if f["compress_s"] else "-"],
                 ["texts, bytes", f["text_bytes"]],
                 ["store files hot, bytes (x the text)", f"{f['hot_file_bytes']} ({f['text_bytes'] / f['hot_file_bytes']:.2f}x)"],
                 ["store files compacted, bytes (x the text)",

@@ -150,7 +150,8 @@ def main() -> None:
         result = run_load(store, args.threads, args.ops)
         if beside is not None:
             result["errors"] += beside.stop()
-    extra = f", compactor beside: {beside.compacted} memories compacted in {len(beside.runs)} runs" if beside else ""
+    extra = (f", compactor beside: {beside.compacted} memories compacted and {sum(r.superseded for r in beside.runs)} "
+             f"superseded (put or deleted while coded) in {len(beside.runs)} runs" if beside else "")
     print(f"# {machine()}; {args.mode}; {args.threads} threads x {args.ops} ops, {result['seconds']:.1f} s, "
           f"{len(result['errors'])} errors{extra}")
     print_table(["op", "count", "ops/s", "p50 ms", "p95 ms"], summary(result))

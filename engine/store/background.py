@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from engine.store.compaction import Interrupted
+from engine.store.compaction import PACK_BACKGROUND_MAX_BYTES, Interrupted
 
 log = logging.getLogger("semzip.store")
 
@@ -32,7 +32,7 @@ class BackgroundCompaction:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                report = self.store.compactor.run(pace=self._pace, batch=BATCH)
+                report = self.store.compactor.run(pace=self._pace, batch=BATCH, pack=PACK_BACKGROUND_MAX_BYTES)
             except Interrupted:
                 continue
             except Exception as exc:  # a model that is missing, a full disk: the next wake tries again

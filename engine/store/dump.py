@@ -52,10 +52,8 @@ def export_lines(store, prefix: tuple[str, ...], out) -> int:
 
 
 def import_lines(store, source) -> ImportReport:
-    from engine.store.memory import Put
-
     report = ImportReport()
-    batch: list[tuple[int, Put, tuple]] = []
+    batch: list[tuple] = []  # (line number, Put, times)
     with _opened(source, "r") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -72,7 +70,7 @@ def import_lines(store, source) -> ImportReport:
 
 
 def _parse(line: str):
-    from engine.store.memory import Put
+    from engine.store.memory import Put  # memory imports this module
 
     try:
         d = json.loads(line)

@@ -13,12 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.store import dump
 from engine.store import fields as fieldsmod
 from engine.store import namespaces as nsmod
 from engine.store import values, vectors
 from engine.store.async_twins import AsyncTwins
 from engine.store.background import BackgroundCompaction
 from engine.store.coding import Coder, Policy, crc
+from engine.store.embedding import StoreEmbedder
 from engine.store.compaction import COLD_AFTER_S, HOT_BYTES, CompactionReport, Compactor
 from engine.store.errors import InvalidMemoryError, StoreError, StoreVersionError
 from engine.store.hot import ReadTimes, hot_record
@@ -66,8 +68,7 @@ class MemoryStore(AsyncTwins):
         if scheme not in vectors.SCHEMES:
             raise InvalidMemoryError(f"vector scheme must be one of {', '.join(vectors.SCHEMES)}, got {scheme!r}")
         self.index = index
-        self._embed, self._embedder = embed, None
-        self._embedder_lock = threading.Lock()
+        self._vectors = StoreEmbedder(embed, self.where)
         self.db = open_postgres(self.where) if is_dsn(self.where) else open_sqlite(self.where)
         self.coder = Coder(engine, ratio if engine is not None else None, open_engine)
         try:
@@ -76,6 +77,7 @@ class MemoryStore(AsyncTwins):
             self.db.close()
             raise
         self.scheme, self.dims = self.settings["vectors"], int(self.settings["dims"])
+        self._vectors.dims = self.dims
         self.tiers = Tiers(self.db)
         self.read_times = ReadTimes()
         self.read_counts = ReadCounts()
@@ -153,18 +155,12 @@ class MemoryStore(AsyncTwins):
         return len(deleted)
 
     def export(self, out, namespace=()) -> int:
-        """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many.
-        Cold memories decode in engine batches and stay cold (no copy is kept for an export)."""
-        from engine.store.dump import export_lines
+        """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many."""
+        return dump.export_lines(self, values.check_namespace(namespace, allow_empty=True), out)
 
-        return export_lines(self, values.check_namespace(namespace, allow_empty=True), out)
-
-    def import_(self, source):
-        """Put every valid line of an export (a path or a text file), times and TTLs as they were, hot; an
-        ImportReport (memories imported, and (line number, why) for each line that was not)."""
-        from engine.store.dump import import_lines
-
-        return import_lines(self, source)
+    def import_(self, source) -> dump.ImportReport:
+        """Put every valid line of an export (a path or a file) hot, times as they were; bad lines reported."""
+        return dump.import_lines(self, source)
 
     def vacuum(self) -> None:
         """Give the space of deleted and compacted memories back to the disk (SQLite: the file rewritten packed;
@@ -234,20 +230,6 @@ class MemoryStore(AsyncTwins):
         """Vectors for texts, by the store's embed function."""
         return self._vectors(texts)
 
-    def _vectors(self, texts: list[str]):
-        import numpy as np
-
-        with self._embedder_lock:  # two threads' first searches must not load the model twice
-            if self._embed is None and self._embedder is None:
-                from engine.codecs.quality import Embedder
-
-                self._embedder = Embedder()
-        vecs = np.asarray(self._embed(texts) if self._embed else self._embedder.embed(texts), dtype=np.float32)
-        if vecs.ndim != 2 or vecs.shape != (len(texts), self.dims):
-            raise StoreError(f"{self.where}: the embed function gave shape {vecs.shape}, the store holds "
-                             f"{self.dims}-dimension vectors")
-        return vecs
-
     def policy(self, namespace: tuple[str, ...]) -> Policy:
         """The coding policy of a namespace: that of its longest configured prefix, else the store's."""
         best = max((p for p in self.policies if namespace[: len(p)] == p), key=len, default=None)
@@ -262,7 +244,7 @@ class MemoryStore(AsyncTwins):
     def backlog(self, namespace=()) -> tuple[int, int]:
         """(memories, hot bytes) due for compaction now under a namespace prefix."""
         self.flush_read_times()
-        code, evict, _ = self.compactor.due(values.check_namespace(namespace, allow_empty=True))
+        code, _ = self.compactor.due(values.check_namespace(namespace, allow_empty=True))
         sizes = {i: size or 0 for i, _, _, size in self.tiers.hot_rows(values.join(tuple(namespace)))}
         return len(code), sum(sizes.get(i, 0) for i in code)
 

@@ -14,6 +14,9 @@ from engine.store.sql import _COLS, COLD, COLD_KEPT, HOT, SqlStore, _row
 from engine.store.rows import Row
 
 
+ROW_OVERHEAD = 64  # bytes a row costs besides its records, embeddings, names and fields (times, counters, cell)
+
+
 @dataclass(frozen=True, slots=True)
 class Coded:
     """A claimed row's cold record, to swap in over the version that was read."""
@@ -105,12 +108,17 @@ class Tiers:
                 count += cur.rowcount
         return count
 
-    def free_share(self) -> float:
-        """SQLite: the share of the file's pages that are free (space a vacuum gives back); PostgreSQL: 0."""
+    def slack_share(self) -> tuple[float, int]:
+        """SQLite: (the share of the file that holds no row: free pages and the room compaction left inside pages,
+        estimated from the rows' sizes; the file's bytes). PostgreSQL: (0, 0): its own vacuum sees to that."""
         if self.d.skip_locked:
-            return 0.0
-        (free,), (pages,) = self.db._read("PRAGMA freelist_count"), self.db._read("PRAGMA page_count")
-        return free[0] / pages[0] if pages[0] else 0.0
+            return 0.0, 0
+        (pages,), (size,) = self.db._read("PRAGMA page_count")[0], self.db._read("PRAGMA page_size")[0]
+        (rows,) = self.db._read(
+            "SELECT COALESCE(SUM(LENGTH(body) + COALESCE(LENGTH(hot), 0) + COALESCE(LENGTH(vecs), 0) + LENGTH(ns) + "
+            f"LENGTH(key) + COALESCE(LENGTH(fields), 0) + {ROW_OVERHEAD}), 0) FROM semzip_memories")[0]
+        total = pages * size
+        return (1 - rows / total if total else 0.0), total
 
     def scrub(self) -> None:
         """After a delete: SQLite's WAL written back into the file and emptied, so the old page images that held
