@@ -66,7 +66,8 @@ def read_rows(store, rows: list[Row], scores: list[float | None] | None = None, 
             hot = hot_record(r.key, text)
             copies.append((r.id, r.version, hot, crc(hot)))
     now = time.time()
-    store.read_counts.add(len(out) - len(modeled & {i for i, _ in out}), len(modeled & {i for i, _ in out}))
+    cold = len(modeled & {i for i, _ in out})  # served by the model; the others by a hot or model-free record
+    store.read_counts.add(len(out) - cold, cold)
     if keep_hot:
         store.read_times.note([rows[i].id for i, _ in out], now)
     store.tiers.keep_copies(copies, now)
