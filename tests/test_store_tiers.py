@@ -346,3 +346,15 @@ def test_metrics_show_each_tier_the_backlog_and_reads_by_tier(tmp_path):
         assert 'semzip_store_memories{tier="cold"} 4.0' in body and "semzip_store_compacted_memories_total 4.0" in body
         hot_bytes = next(line for line in body.splitlines() if line.startswith('semzip_store_bytes{tier="hot"}'))
         assert hot_bytes.endswith(" 0.0")
+
+
+def test_background_compaction_without_a_model_keeps_serving_hot_and_says_why_once(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SEMZIP_CACHE", str(tmp_path / "no-models"))
+    store = MemoryStore(tmp_path / "s.db", index=False, embed=None, cold_after=0.02)  # lossless: needs the model
+    with caplog.at_level("WARNING", logger="semzip.store"), store:
+        store.put_many([Put(("a",), k, v) for k, v in texts(3).items()])
+        time.sleep(1.0)  # many wakes, each failing to open the model
+        assert set(tiers(store).values()) == {HOT} and store.get(("a",), "m1").value == texts(3)["m1"]
+        assert store.db._read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
+    warnings = [r for r in caplog.records if "background compaction failed" in r.getMessage()]
+    assert len(warnings) == 1 and "semzip models fetch" in warnings[0].getMessage()

@@ -25,6 +25,7 @@ class BackgroundCompaction:
         self.store = store
         self.interval_s = interval_s or min(MAX_INTERVAL_S, max(store.compactor.cold_after / 4, 0.05))
         self.reports = []  # every run that did something, for the host to look at
+        self._last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="semzip-compaction", daemon=True)
         self._thread.start()
@@ -36,8 +37,11 @@ class BackgroundCompaction:
             except Interrupted:
                 continue
             except Exception as exc:  # a model that is missing, a full disk: the next wake tries again
-                log.warning("%s: background compaction failed: %s", self.store.where, exc)
+                if str(exc) != self._last_error:  # said once, not at every wake
+                    log.warning("%s: background compaction failed: %s", self.store.where, exc)
+                self._last_error = str(exc)
                 continue
+            self._last_error = None
             if report.memories or report.evicted or report.errors:
                 self.reports.append(report)
                 log.info("%s: %s", self.store.where, report.line())
