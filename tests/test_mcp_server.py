@@ -136,3 +136,36 @@ def test_sigkill_during_an_add_burst_keeps_every_acknowledged_memory(tmp_path):
     with MemoryStore(store, mode="zstd", embed=None, compaction=False) as s:
         got = s.get_many([(("default",), k) for k in acked])
         assert [m.value if m else None for m in got] == [f"burst memory {k[1:]}" for k in acked]
+
+
+def test_streamable_http_on_a_localhost_port(tmp_path):
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:  # a free port on the loopback
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "mcp", str(tmp_path / "h.db"), "--mode", "zstd",
+                             "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while True:  # until the server listens
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()[-2000:]
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        async def session():
+            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+                assert (await call(client, "add_memory", text="over HTTP: ünïcode ✓", key="h"))[0] is False
+                return await call(client, "get_memory", key="h")
+
+        err, got, _ = asyncio.run(session())
+        assert not err and got["text"] == "over HTTP: ünïcode ✓"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
