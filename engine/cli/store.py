@@ -38,6 +38,7 @@ def read_puts(path: str, namespace: tuple[str, ...]):
 def run_store(args) -> int:
     """The store subcommands; typed errors carry their exit codes up to main()."""
     from engine.store import MemoryStore, MissingMemoryError
+    from engine.store.values import as_text
 
     ns = namespace_of(args.namespace) if getattr(args, "namespace", None) else ("default",)
     options = {"cold_after": args.cold_after} if getattr(args, "cold_after", None) is not None else {}
@@ -50,7 +51,7 @@ def run_store(args) -> int:
             mem = store.get(ns, args.key)
             if mem is None:
                 raise MissingMemoryError(args.store, ns, args.key)
-            sys.stdout.buffer.write(_text(mem.value).encode("utf-8"))
+            sys.stdout.buffer.write(as_text(mem.value).encode("utf-8"))
             sys.stdout.flush()
         elif args.store_cmd == "delete":
             delete(store, args, ns)
@@ -69,7 +70,7 @@ def run_store(args) -> int:
         elif args.store_cmd == "search":
             for mem in store.search(ns if args.namespace else (), args.query, limit=args.limit):
                 line = {"namespace": "/".join(mem.namespace), "key": mem.key, "score": round(mem.score, 4)
-                        if mem.score is not None else None, "text": _text(mem.value)}
+                        if mem.score is not None else None, "text": as_text(mem.value)}
                 sys.stdout.buffer.write((json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8"))
         elif args.store_cmd == "compact":
             report = compact(store, ns if args.namespace else (), args.all)
@@ -101,10 +102,6 @@ def compact(store, prefix: tuple[str, ...], everything: bool):
     due, _ = store.backlog(prefix) if not everything else (None, None)
     with tqdm(total=due, unit="memory", desc="compacting", disable=None) as bar:
         return store.compact(prefix, everything=everything, progress=bar.update)
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def stats_table(store) -> str:

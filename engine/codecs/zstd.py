@@ -12,10 +12,11 @@ from engine.codecs.record import Record, checksum
 LEVEL = 19
 
 
-def zstd_record(item: Item) -> Record:
+def zstd_record(item: Item, level: int = LEVEL, flagged: bool = True) -> Record:
+    """flagged: the fallback ladder's mark (made without a model); the store's hot records are not flagged."""
     data = item.text.encode("utf-8", "surrogatepass")
-    return Record(item.id, "zstd", payload=zstandard.ZstdCompressor(level=LEVEL).compress(data),
-                  checksum=checksum(data), flagged=True, meta=item.meta)
+    return Record(item.id, "zstd", payload=zstandard.ZstdCompressor(level=level).compress(data),
+                  checksum=checksum(data), flagged=flagged, meta=item.meta)
 
 
 def zstd_text(rec: Record) -> str:

@@ -17,6 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from engine.store import InvalidMemoryError, MemoryStore
 from engine.store.errors import CorruptMemoryError, StoreError
+from engine.store.values import as_text, check_namespace
 
 MAX_TEXT_BYTES = 1 << 20  # a memory's text: 1 MiB of UTF-8 at most
 MAX_LIMIT = 100  # results a search or a listing returns at most
@@ -75,7 +76,7 @@ def build_server(store: MemoryStore, default_namespace: tuple[str, ...]) -> MCPS
         if not isinstance(query, str) or not query.strip():
             raise ToolError("argument 'query': a non-empty string")
         found = await call(store.search, ns_of(namespace), query, filter=filter, limit=check_limit(limit))
-        return [{"key": m.key, "namespace": "/".join(m.namespace), "score": m.score, "text": _text(m.value),
+        return [{"key": m.key, "namespace": "/".join(m.namespace), "score": m.score, "text": as_text(m.value),
                  "metadata": m.meta} for m in found]
 
     @server.tool()
@@ -85,7 +86,7 @@ def build_server(store: MemoryStore, default_namespace: tuple[str, ...]) -> MCPS
         mem = await call(store.get, ns, key)
         if mem is None:
             raise ToolError(f"argument 'key': no memory {key!r} in namespace {'/'.join(ns)!r}")
-        return {"key": mem.key, "namespace": "/".join(ns), "text": _text(mem.value), "metadata": mem.meta}
+        return {"key": mem.key, "namespace": "/".join(ns), "text": as_text(mem.value), "metadata": mem.meta}
 
     @server.tool()
     async def list_memories(namespace: str | None = None, limit: int = 50, offset: int = 0) -> list[str]:
@@ -109,16 +110,8 @@ def build_server(store: MemoryStore, default_namespace: tuple[str, ...]) -> MCPS
     return server
 
 
-def _text(value) -> str:
-    import json
-
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def serve(conn: str, default_namespace: str = "default", port: int | None = None, mode: str = "lossless") -> int:
     """Run the server until its client goes away (stdio) or it is stopped (HTTP on 127.0.0.1:port)."""
-    from engine.store.values import check_namespace
-
     default = check_namespace(tuple(default_namespace.strip("/").split("/")))
     with MemoryStore(conn, mode=mode) as store:
         server = build_server(store, default)

@@ -24,7 +24,7 @@ BATCH = 64  # memories a batch: `semzip compress`'s batch, so compaction runs at
 LEASE_S = 3600.0  # a claimed batch not swapped by then (its compactor died) is taken again
 GROUP_THRESHOLD = 0.6  # cosine of two stored (quantized) embeddings that makes them one group
 # A SQLite file this much of which holds no row after a compaction is rewritten packed (VACUUM: LoCoMo dev's 70
-# sessions leave 78% after their first compaction, 23% once packed). In the background only while the file is
+# sessions leave 78% after their first compaction, 29% once packed). In the background only while the file is
 # small enough that rewriting it does not hold the host's writes up for long; `semzip store compact` packs any.
 PACK_SLACK_SHARE = 0.4
 PACK_BACKGROUND_MAX_BYTES = 64 << 20
@@ -68,8 +68,8 @@ class Compactor:
         self.cold_after, self.hot_bytes, self.batch, self.lease_s = cold_after, hot_bytes, batch, lease_s
         self.totals = CompactionReport()  # every run of this process's, added up
 
-    def due(self, prefix: tuple[str, ...] = (), everything: bool = False) -> tuple[list[int], list[int]]:
-        """(hot rows to code, kept copies to drop), least recently used first."""
+    def due(self, prefix: tuple[str, ...] = (), everything: bool = False) -> tuple[list[int], list[int], dict]:
+        """(hot rows to code, kept copies to drop, id -> hot bytes of each), least recently used first."""
         rows = self.tiers.hot_rows(values.join(prefix))
         total = sum(size or 0 for *_, size in rows)
         excess, cutoff = total - self.hot_bytes, time.time() - self.cold_after
@@ -78,7 +78,7 @@ class Compactor:
             if everything or used <= cutoff or excess > 0:
                 (code if tier == HOT else evict).append(i)
                 excess -= size or 0
-        return code, evict
+        return code, evict, {i: size or 0 for i, _, _, size in rows}
 
     def run(self, prefix: tuple[str, ...] = (), everything: bool = False, pace=None, progress=None,
             pack: int | None = None, batch: int | None = None) -> CompactionReport:
@@ -101,7 +101,7 @@ class Compactor:
 
     def _run(self, report: CompactionReport, prefix, everything, pace, progress, batch) -> None:
         self.store.flush_read_times()
-        code, evict = self.due(prefix, everything)
+        code, evict, _ = self.due(prefix, everything)
         report.evicted = self.tiers.evict_copies(evict)
         for start in range(0, len(code), batch):
             if pace is not None:
@@ -125,15 +125,16 @@ class Compactor:
         """Cold records for claimed rows (those whose hot record does not read are released and named)."""
         store = self.store
         texts = store.coder.decode([(r.key, r.body) for r in rows], [], store.where)
-        good = []
+        good, bad = [], []
         for r, text in zip(rows, texts):
             if isinstance(text, str) and crc(r.body) == r.crc:
                 good.append((r, text))
             else:
-                report.failed += 1
+                bad.append(r.id)
                 why = text if isinstance(text, ValueError) else "its checksum does not match"
                 report.errors.append(f"{store.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
-        self.tiers.release([r.id for r in rows if all(r is not g for g, _ in good)])
+        report.failed += len(bad)
+        self.tiers.release(bad)
         good = [good[i] for i in self._similar_together([r for r, _ in good])]
         records = store.coder.encode([t for _, t in good], [_policy_of(store, r) for r, _ in good],
                                      [r.kind == values.JSON for r, _ in good], pace=pace)

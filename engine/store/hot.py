@@ -11,25 +11,23 @@ from __future__ import annotations
 import threading
 import time
 
-import zstandard
-
 from engine.codecs.container import encode_record
-from engine.codecs.record import Record, checksum
+from engine.codecs.item import Item
+from engine.codecs.record import Record
+from engine.codecs.zstd import zstd_record
 
-HOT_ZSTD_LEVEL = 3  # fast: about 0.1 ms for a 6 KB session; the cold codec is what sets the stored size
+# Fast (a whole put with nothing to embed measured 0.6 ms p50 on LoCoMo sessions); the cold codec sets the size.
+HOT_ZSTD_LEVEL = 3
 READ_TIMES_FLUSH_S = 5.0  # read times are written at most this long after the read (or at close, or compaction)
 READ_TIMES_FLUSH_COUNT = 512
 
 
 def hot_record(key: str, text: str) -> bytes:
     """The text as the smaller of a zstd record and a raw one, laid out as a .szr record."""
-    data = text.encode("utf-8")
     raw = encode_record(Record(key, "raw", text=text), {})
-    if len(data) < 64:  # zstd's frame alone is about as large as such a text
+    if len(text.encode("utf-8")) < 64:  # zstd's frame alone is about as large as such a text
         return raw
-    z = Record(key, "zstd", payload=zstandard.ZstdCompressor(level=HOT_ZSTD_LEVEL).compress(data),
-               checksum=checksum(data))
-    packed = encode_record(z, {})
+    packed = encode_record(zstd_record(Item(key, text), HOT_ZSTD_LEVEL, flagged=False), {})
     return packed if len(packed) < len(raw) else raw
 
 

@@ -244,9 +244,8 @@ class MemoryStore(AsyncTwins):
     def backlog(self, namespace=()) -> tuple[int, int]:
         """(memories, hot bytes) due for compaction now under a namespace prefix."""
         self.flush_read_times()
-        code, _ = self.compactor.due(values.check_namespace(namespace, allow_empty=True))
-        sizes = {i: size or 0 for i, _, _, size in self.tiers.hot_rows(values.join(tuple(namespace)))}
-        return len(code), sum(sizes.get(i, 0) for i in code)
+        code, _, sizes = self.compactor.due(values.check_namespace(namespace, allow_empty=True))
+        return len(code), sum(sizes[i] for i in code)
 
     def flush_read_times(self) -> int:
         """Write the read times noted since the last flush (compaction orders by them); how many."""

@@ -76,5 +76,10 @@ def to_text(namespace: tuple[str, ...], key: str, value) -> tuple[int, str]:
     return kind, text
 
 
+def as_text(value) -> str:
+    """A value as the text the store codes and its faces print: a str as is, a JSON object compact."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def from_text(kind: int, text: str):
     return json.loads(text) if kind == JSON else text
