@@ -41,7 +41,7 @@ tar -xzf "$SDIST" -C "$tmp"
 s=$tmp/llama_cpp_python-$VERSION
 v=$s/vendor/llama.cpp
 # Not needed to build libllama, ggml and llama-batched-bench / llama-quantize: models, docs, tests,
-# examples, the server and its web UI, gguf-py (bench/gguf_file.py reads GGUF), backends other than
+# examples, the server and its web UI, gguf-py (engine/models/gguf.py reads GGUF), backends other than
 # CPU / CUDA / HIP / Vulkan (ggml adds a backend's folder only when it is switched on).
 rm -rf "$v"/{models,docs,media,benches,gguf-py,pocs,scripts,.github,.devops,conversion} "$v/examples"/*/ \
   "$v/tools"/{ui,server,cli,tuning,rpc} "$v/tests"

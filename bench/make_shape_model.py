@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import gguf_file as g  # noqa: E402
+from engine.models import gguf as g  # noqa: E402
 
 TENSORS_KEY = "semzip.shape.tensors"  # a .meta.gguf's tensor list: JSON [[name, shape, type], ...]
 FTYPE_F16, FTYPE_Q4_K_M = 1, 15  # llama_ftype

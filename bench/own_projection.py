@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import gguf_file as gguf
+from engine.models import gguf
 
 GRID = 64  # table steps per nat of logit distance
 BLOCK = 1032  # widest column block whose int8 x int8 products sum exactly in float32 (1032 * 128 * 127 < 2^24)

@@ -119,9 +119,12 @@ class Context:
                              f"the model's graph has no node of that name, or the node is not per output row")
         return cap.buf[:n_outputs]
 
-    def decode_captured(self, batch: Batch, n_outputs: int) -> np.ndarray:
-        """decode(), then captured(n_outputs); a decode that never reached the node raises."""
+    def decode_captured(self, batch: Batch, n_outputs: int, logits: bool = False) -> np.ndarray:
+        """decode(), then captured(n_outputs); a decode that never reached the node raises. logits: the graph goes
+        on past the node, so all_logits() holds this decode's logits too (the node's rows are the same either way:
+        the nodes before it run as the same graph view)."""
         self._captured.rows = -1
+        self._captured.stop = not logits
         self.decode(batch)
         if n_outputs == 0 and self._captured.rows in (-1, 0):  # nothing asked for output: no rows to capture
             return self._captured.buf[:0]
@@ -200,6 +203,7 @@ class _Capture:
         self._name = name.encode()
         self.buf = np.empty((max_rows, width), dtype=np.float32)
         self.rows = -1  # rows of the last capture; -1 none yet, -2 a node of another shape
+        self.stop = True  # end the graph at the node (no logits), or let it run on
         self.callback = C.ggml_backend_sched_eval_callback(self._on_node)  # kept alive with the context
 
     def _on_node(self, tensor, ask: bool, _user_data) -> bool:
@@ -212,4 +216,4 @@ class _Capture:
         else:
             ggml_backend_tensor_get(tensor, self.buf.ctypes.data, 0, nbytes)
             self.rows = nbytes // row_bytes
-        return False
+        return not self.stop

@@ -40,6 +40,7 @@ class Model:
         self._vocab = C.llama_model_get_vocab(handle)
         self.n_vocab = C.llama_vocab_n_tokens(self._vocab)
         self.n_layer = C.llama_model_n_layer(handle)
+        self.n_embd = C.llama_model_n_embd(handle)  # width of a final hidden state
         self.n_ctx_train = C.llama_model_n_ctx_train(handle)
         self._piece_buf = ctypes.create_string_buffer(256)
 

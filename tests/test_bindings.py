@@ -137,7 +137,7 @@ def test_greedy_argmax_is_the_greedy_samplers_choice(runner, chat_prompt):
 def test_a_captured_hidden_state_is_what_the_logits_are_made_of_and_the_graph_stops_there(lossless_model_path):
     """ContextParams.capture: decode() keeps the final hidden state of each output row and skips the output
     projection; projected with the GGUF's own output matrix it gives llama.cpp's logits (to its Q8 rounding)."""
-    from bench import gguf_file as gguf
+    from engine.models import gguf
 
     model = Model(lossless_model_path)
     tokens = model.tokenize("Melanie: I painted a lake at sunrise last week.", add_special=True, parse_special=False)

@@ -2,9 +2,9 @@
 
 These files are the format's promise (docs/FORMAT.md): a record read back on any x86-64 machine with AVX2, years
 later. If they stop decoding, something changed the numerics (the build's kernels, the regime, the coder) and every
-stored memory is at risk: CI fails. p5/ holds this release's (profile 5: regime r2, coder c2); p3/, coder c1's
-(profile 3, the release before); the folder above, regime r1's (profile 1, the release before that); v2/, format 2
-records by the release before that.
+stored memory is at risk: CI fails. p7/ holds this release's (profile 7: regime r2, coder s1, our projection onto a
+shortlist); p5/, coder c2's (profile 5, the release before); p3/, coder c1's (profile 3, the one before); the folder
+above, regime r1's (profile 1, the one before that); v2/, format 2 records by the release before that.
 """
 import json
 from pathlib import Path
@@ -49,7 +49,13 @@ def golden_c2() -> list[Record]:
     return _golden(GOLDEN / "p5")
 
 
-@pytest.mark.parametrize("which, folder, number", [("golden", "", 1), ("golden_c1", "p3", 3), ("golden_c2", "p5", 5)])
+@pytest.fixture(scope="module")
+def golden_s1() -> list[Record]:
+    return _golden(GOLDEN / "p7")
+
+
+@pytest.mark.parametrize("which, folder, number", [("golden", "", 1), ("golden_c1", "p3", 3), ("golden_c2", "p5", 5),
+                                                   ("golden_s1", "p7", 7)])
 def test_golden_records_cover_what_the_format_promises(which, folder, number, request):
     records = request.getfixturevalue(which)
     kinds = {r.id: r.kind for r in records}
@@ -68,13 +74,19 @@ def _decode_exactly(engine, records: list[Record], folder: Path) -> None:
         assert text.encode("utf-8") == want[rec.id].encode("utf-8"), rec.id
 
 
-def test_this_release_s_records_decode_bit_for_bit(golden_c2, lossless_engine):
-    _decode_exactly(lossless_engine, golden_c2, GOLDEN / "p5")  # one batch: the two segments beside the others
+def test_this_release_s_records_decode_bit_for_bit(golden_s1, lossless_engine):
+    _decode_exactly(lossless_engine, golden_s1, GOLDEN / "p7")  # one batch: the two segments beside the others
+
+
+def test_coder_c2_records_decode_bit_for_bit(golden_c2, lossless_engine):
+    """The release before's records (coder c2: llama.cpp's logits), all but the two-segment one: segments are this
+    release's decoder, which p7's two-segment record proves above."""
+    _decode_exactly(lossless_engine, [r for r in golden_c2 if r.id != "two-segments"], GOLDEN / "p5")
 
 
 def test_coder_c1_records_decode_bit_for_bit(golden_c1, lossless_engine):
-    """The release before's records (coder c1: numpy's exp), all but the two-segment one: segments are this release's
-    decoder, which p5's two-segment record proves above; c1's probabilities are proven by the other three."""
+    """Coder c1's records (numpy's exp), all but the two-segment one: segments are this release's decoder, which
+    p7's two-segment record proves above; c1's probabilities are proven by the other three."""
     _decode_exactly(lossless_engine, [r for r in golden_c1 if r.id != "two-segments"], GOLDEN / "p3")
 
 

@@ -1,5 +1,6 @@
 """Lossless mode with the real lossless model: exact for any text, and codes independent of the batch."""
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_a_kept_priming_state_is_the_decoded_one_bit_for_bit(engine, coded32, tm
     kept = PrimedRunner(codec.runner, codec.regime, codec.primed.prime_tokens)
     assert decoded.prime_decoded and not kept.prime_decoded and len(list(tmp_path.glob("*.kv"))) == 1
     assert kept.first_logits.tobytes() == decoded.first_logits.tobytes()
-    assert kept.first_probs().tobytes() == decoded.first_probs().tobytes()
+    assert kept.first_hidden.tobytes() == decoded.first_hidden.tobytes()  # what coder s1 codes a first token under
     monkeypatch.setattr(codec, "primed", kept)
     texts, records = coded32
     assert [r.payload for r in engine.compress(texts[:2])] == [r.payload for r in records[:2]]
@@ -110,18 +111,21 @@ def test_a_record_decodes_alone_among_31_others_and_after_a_preemption(engine, c
     # Preempted: record 7 decodes 12 tokens on slot 5 while slots 0-4 decode others, loses its KV, and is
     # decoded again from the start, alone on slot 0: the same tokens, and the whole text checks out.
     primed = engine.compressor.primed
+    coding = engine.compressor.coding(engine.compressor.profile.coder)
     segments = [unpack_payload(records[i].payload)[0] for i in (0, 1, 2, 3, 4, 7)]
-    decoders = [Decoder(code) for _, code in segments]
-    tokens = [[d.decode(primed.first_probs())] for d in decoders]
+    lanes = [SimpleNamespace(coder=Decoder(code), state=coding.new_state()) for _, code in segments]
+    tokens = [[coding.decode_first(lane)] for lane in lanes]
     for slot in range(6):
         primed.start(slot)
     for _ in range(12):
-        probs = primed.step({s: (tokens[s][-1:], primed.prime_len + len(tokens[s]) - 1) for s in range(6)}, 1)
-        for s in range(6):
-            tokens[s].append(decoders[s].decode(probs[primed.last_plan.rows[s].start]))
+        out = primed.step({s: (tokens[s][-1:], primed.prime_len + len(tokens[s]) - 1) for s in range(6)}, 1,
+                          hidden=coding.hidden)
+        jobs = [(lanes[s], primed.last_plan.rows[s].start) for s in range(6)]
+        for s, token in enumerate(coding.decode(out, jobs)):
+            tokens[s].append(token)
     for slot in range(6):
         primed.release(slot)
-    (again,) = decode_all(primed, [segments[5]])
+    (again,) = decode_all(primed, [segments[5]], coding)
     assert again[:13] == tokens[5] and engine.reconstruct([records[7]]) == [texts[7]]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import gguf_file as g
+from engine.models import gguf as g
 from bench import make_shape_model as sm
 from engine import models
 from engine.cli.cli import main

@@ -17,6 +17,9 @@ REFERENCES = {
     # coder c2 (probabilities from a decimal-built exp table, not numpy's exp): this release's records
     5: f"a5fd3b62230aa5ec.r2.8625a2b7.c2.{PORTABLE_KERNELS}",  # gemma-3-270m Q4_K_M, the default lossless model
     6: f"1d9614638d18024d.r2.8625a2b7.c2.{PORTABLE_KERNELS}",  # Qwen2.5-Coder-0.5B-Instruct Q4_K_M
+    # coder s1 (our own projection onto a shortlist with an escape symbol): this release's records
+    7: f"a5fd3b62230aa5ec.r2.8625a2b7.s1.{PORTABLE_KERNELS}",  # gemma-3-270m Q4_K_M, the default lossless model
+    8: f"1d9614638d18024d.r2.8625a2b7.s1.{PORTABLE_KERNELS}",  # Qwen2.5-Coder-0.5B-Instruct Q4_K_M
 }
 _NUMBERS = {key: n for n, key in REFERENCES.items()}
 

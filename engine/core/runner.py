@@ -57,7 +57,7 @@ class RunnerConfig:
     use_extra_bufts: bool = True  # weight repacking; off where logits must not depend on the ubatch's shape
     swa_full: bool = False
     warm_up: bool = True  # each run starts with one sequence, one more per finish: results come early (Scheduler)
-    capture: str | None = None  # forward() returns this graph node's rows (the hidden state), not logits
+    capture: str | None = None  # forward() keeps this graph node's rows (the hidden state), or returns only them
 
     def __post_init__(self):
         if not 1 <= self.num_slots <= 256:
@@ -190,19 +190,30 @@ class ModelRunner:
         self.ctx.decode(self.batch)
         return {seq_id: self._samplers[slot].sample(self.ctx, idx) for seq_id, slot, idx in wanted}
 
-    def forward(self, tokens, positions, seq_ids, wants_logits) -> np.ndarray:
+    def forward(self, tokens, positions, seq_ids, wants_logits, hidden: bool = False) -> np.ndarray:
         """One llama_decode over explicit entries (parallel sequences of equal length); returns the logits of
-        the entries that asked for them, in order, as an (n, n_vocab) view valid until the next decode (with
-        config.capture: that node's rows instead, (n, n_embd), the projection never computed)."""
+        the entries that asked for them, in order, as an (n, n_vocab) view valid until the next decode.
+
+        With config.capture, that node's rows (the final hidden state) are kept too (captured()); hidden=True
+        returns them instead, (n, n_embd), and the graph stops there: the output projection is never computed."""
         if self.pace is not None:
             self.pace()
         self.batch.clear()
         self.batch.add_many(tokens, positions, seq_ids, wants_logits)
         n_out = int(np.count_nonzero(wants_logits))
+        if hidden and not self.config.capture:
+            raise ValueError("hidden states need a runner built with RunnerConfig.capture")
         if self.config.capture:
-            return self.ctx.decode_captured(self.batch, n_out)
-        self.ctx.decode(self.batch)
+            rows = self.ctx.decode_captured(self.batch, n_out, logits=not hidden)
+            if hidden:
+                return rows
+        else:
+            self.ctx.decode(self.batch)
         return self.ctx.all_logits(n_out) if n_out else np.empty((0, self.model.n_vocab), dtype=np.float32)
+
+    def captured(self, n_out: int) -> np.ndarray:
+        """The captured node's rows of the last forward(), (n_out, n_embd), valid until the next decode."""
+        return self.ctx.captured(n_out)
 
     def drop_seq(self, seq_id: int) -> None:
         """Remove every KV cell of seq_id."""

@@ -13,7 +13,10 @@ import time
 from engine.codecs import varint
 from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
-from engine.codecs.lossless.coder import CODER_ID, CODERS, numpy_targets_beyond_x86_64_v3
+from engine.codecs.lossless import shortlist
+from engine.codecs.lossless.coder import CODERS as LOGITS_CODERS
+from engine.codecs.lossless.coder import numpy_targets_beyond_x86_64_v3
+from engine.codecs.lossless.coding import LogitsCoding, ShortlistCoding
 from engine.codecs.lossless.priming import PRIMING_TEXT
 from engine.codecs.lossless.profile import PORTABLE_KERNELS, Profile, refusal
 from engine.codecs.lossless.regime import KERNEL_ENV, Regime
@@ -63,17 +66,31 @@ def unpack_payload(payload: bytes) -> list[tuple[int, bytes]]:
     return segments
 
 
+CODERS = (*LOGITS_CODERS, shortlist.CODER_ID)  # every coder this release decodes
+
+
+def default_coder(model_sha: str) -> str:
+    """s1 for a model this release ships a shortlist for, c2 (the whole vocabulary's logits) for any other."""
+    return shortlist.CODER_ID if shortlist.has_shortlist(model_sha) else "c2"
+
+
 class LosslessCodec:
     """Codes many memories at once over one runner built with Regime.runner_config."""
 
     def __init__(self, runner, model_sha: str, kernels: str = PORTABLE_KERNELS, regime: Regime = Regime(),
-                 lane_tokens: int | None = None, coder: str = CODER_ID):
+                 lane_tokens: int | None = None, coder: str | None = None):
         """kernels: the numerics profile's name for what runs the model (cpu-x86-64-v3, or a GPU's).
         lane_tokens: cut memories longer than this into about that many tokens per segment (lanes).
-        coder: the coder new records are made with (an older one only to write its records for tests and benches)."""
+        coder: the coder new records are made with, default_coder's by default (an older one only to write its
+        records for tests and benches)."""
+        coder = coder or default_coder(model_sha)
         if coder not in CODERS:
             raise ValueError(f"unknown coder {coder!r} (known: {', '.join(CODERS)})")
+        if coder == shortlist.CODER_ID and not shortlist.has_shortlist(model_sha):
+            raise ValueError(f"coder s1 needs a shortlist for the model, and this release ships none for {model_sha[:16]}")
         self.runner = runner
+        self.model_sha = model_sha
+        self._codings: dict = {}
         self.regime = regime
         self.tokenizer = ExactTokenizer(runner.model)
         prime = runner.model.tokenize(PRIMING_TEXT, add_special=True, parse_special=False)
@@ -83,6 +100,18 @@ class LosslessCodec:
         # Room in a stream after the priming text, less a chunk of padding at the end of a prefill.
         self.segment_tokens = regime.stream_tokens - len(prime) - regime.max_rows_per_stream - 1
         self.lane_tokens = lane_tokens
+
+    def coding(self, coder: str):
+        """The coding object of one coder over this codec's primed runner (made once)."""
+        if coder not in self._codings:
+            if coder == shortlist.CODER_ID:
+                if not self.primed.captures:
+                    raise ValueError("coder s1 needs a runner that captures hidden states (Regime.runner_config)")
+                model = shortlist.ShortlistModel(self.runner.model.path, self.model_sha)
+                self._codings[coder] = ShortlistCoding(self.primed, model)
+            else:
+                self._codings[coder] = LogitsCoding(self.primed, coder)
+        return self._codings[coder]
 
     def segments(self, tokens: list[int]) -> list[list[int]]:
         """Balanced pieces of at most segment_tokens (a KV stream's room) and, with lane_tokens, of about that
@@ -127,7 +156,8 @@ class LosslessCodec:
                 tokens = sum(n for n, _, _ in parts[i])
                 on_done(ItemDone(i, records[i], time.perf_counter() - t0, tokens, 0))
 
-        encode_all(self.primed, [seg for _, seg in jobs], with_bits, on_stream=stream_done, coder=self.profile.coder)
+        encode_all(self.primed, [seg for _, seg in jobs], self.coding(self.profile.coder), with_bits,
+                   on_stream=stream_done)
         return (records, surprisal) if with_bits else records
 
     def decompress(self, records: list[Record]) -> list[str | DecodeError]:
@@ -163,7 +193,7 @@ class LosslessCodec:
         for coder in CODERS:
             unique = list(dict.fromkeys(seg for _, seg in jobs if seg[0] == coder))
             if unique:
-                decoded_once.update(zip(unique, decode_all(self.primed, [seg[1:] for seg in unique], coder)))
+                decoded_once.update(zip(unique, decode_all(self.primed, [seg[1:] for seg in unique], self.coding(coder))))
         decoded = [decoded_once[seg] for _, seg in jobs]
         pieces: dict[int, list[bytes]] = {}
         coder_of = {i: seg[0] for i, seg in jobs}

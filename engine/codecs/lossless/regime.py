@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from engine.core.runner import RunnerConfig
 
+CAPTURE = "result_norm"  # ggml's name for the final hidden state of each output row (after the last norm)
 REGIME_ID = "r2"  # this release's regime: bumps when the rules above change; part of every record's numerics profile
 # ggml's matmul switches each regime needs when llama.cpp loads (bindings' KERNEL_ENV); every regime here decodes
 KERNEL_ENV = {
@@ -72,6 +73,7 @@ class Regime:
             n_gpu_layers=n_gpu_layers, n_threads=n_threads, num_slots=num_slots,
             n_ctx=(num_slots + 1) * self.stream_tokens, n_batch=self.rows_per_decode, n_ubatch=self.rows_per_decode,
             kv_unified=False, flash_attn=1, use_extra_bufts=False, swa_full=False,
+            capture=CAPTURE,  # final hidden states too: coder s1 projects them itself
         )
 
     def chunk_for(self, num_streams: int) -> int:

@@ -2,7 +2,7 @@
 
 The quick check codes nothing: it decodes the same 24 tokens, after a context of more than 512 cells,
 three ways (prefilled in chunks; one token at a time beside one padding stream; one token at a time
-among six busy streams, on another slot) and requires bit-identical probabilities, or lossless mode
+among six busy streams, on another slot) and requires bit-identical logits and final hidden states, or lossless mode
 is refused (for one, when ggml was loaded before its matmul switches were set for the regime: regime.KERNEL_ENV).
 
     python -m engine.codecs.lossless.selftest --model PATH   # the report: which row counts agree
@@ -47,10 +47,19 @@ def _chunked(primed: PrimedRunner, probe: list[int], chunk: int, slot: int) -> n
     primed.start(slot)
     rows = []
     for a in range(0, len(probe), chunk):
-        probs = primed.step({slot: (probe[a : a + chunk], primed.prime_len + a)}, min(chunk, len(probe) - a))
-        rows.append(probs[primed.last_plan.rows[slot]].copy())
+        logits = primed.step({slot: (probe[a : a + chunk], primed.prime_len + a)}, min(chunk, len(probe) - a))
+        rows.append(_outputs(primed, logits, slot))
     primed.release(slot)
     return np.concatenate(rows)
+
+
+def _outputs(primed: PrimedRunner, logits: np.ndarray, slot: int) -> np.ndarray:
+    """A slot's rows of the last step: its logits, and its final hidden states where the runner captures them."""
+    rows = primed.last_plan.rows[slot]
+    parts = [logits[rows]]
+    if primed.captures:
+        parts.append(primed.runner.captured(logits.shape[0])[rows])
+    return np.concatenate(parts, axis=1)
 
 
 def _stepped(primed: PrimedRunner, probe: list[int], slot: int, busy: list[int], filler: list[int]) -> np.ndarray:
@@ -60,8 +69,8 @@ def _stepped(primed: PrimedRunner, probe: list[int], slot: int, busy: list[int],
     for k, token in enumerate(probe):
         feeds = {s: ([filler[(k + s) % len(filler)]], primed.prime_len + k) for s in busy}
         feeds[slot] = ([token], primed.prime_len + k)
-        probs = primed.step(feeds, 1)
-        rows.append(probs[primed.last_plan.rows[slot]].copy())
+        logits = primed.step(feeds, 1)
+        rows.append(_outputs(primed, logits, slot))
     for s in [slot] + busy:
         primed.release(s)
     return np.concatenate(rows)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.codecs.lossless.coder import CODER_ID, Decoder, Encoder, probabilities
+from engine.codecs.lossless.coder import Decoder, Encoder
 from engine.codecs.lossless.lanes import plan_batch
 from engine.codecs.lossless.regime import Regime
 
@@ -42,31 +42,30 @@ class PrimedRunner:
         self.prime_tokens = tuple(prime_tokens)
         self.prime_len = len(prime_tokens)
         self.stats = CodingStats()
-        self._buf: np.ndarray | None = None
+        self.captures = bool(runner.config.capture)  # the runner keeps final hidden states too (coder s1)
         runner.drop_seq(self.prime_slot)
-        self._first_probs: dict[str, np.ndarray] = {}
-        # The priming text's KV and last logits are kept as bytes (runner.keep_sequence): a later engine or
-        # process on the same build, CPU, model file and settings puts them back instead of decoding the text.
-        name = ("lossless-prime-logits", regime, self.prime_tokens)
+        # The priming text's KV and last row's outputs (logits, and the hidden state where the runner captures it)
+        # are kept as bytes (runner.keep_sequence): a later engine or process on the same build, CPU, model file
+        # and settings puts them back instead of decoding the text.
+        n_vocab, width = runner.model.n_vocab, runner.model.n_embd
+        size = n_vocab + (width if self.captures else 0)
+        name = ("lossless-prime-outputs", regime, self.prime_tokens)
         kept = runner.restore_sequence(name, self.prime_slot)
-        self.prime_decoded = kept is None or kept.size != 4 * runner.model.n_vocab
+        self.prime_decoded = kept is None or kept.size != 4 * size
         if not self.prime_decoded:
-            self.first_logits = kept.view(np.float32).copy()
-            return
-        runner.drop_seq(self.prime_slot)
-        pieces = math.ceil(len(prime_tokens) / regime.max_rows_per_stream)
-        bounds = np.linspace(0, len(prime_tokens), pieces + 1).round().astype(int)  # balanced: no lone token
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            self.step({self.prime_slot: (prime_tokens[a:b], int(a))}, int(b - a), slots=self.num_slots + 1,
-                      last_only=True)
-        self.first_logits = self.last_logits[-1].copy()  # what every memory's first token is coded under
-        runner.keep_sequence(name, self.prime_slot, self.first_logits)
-
-    def first_probs(self, coder: str = CODER_ID) -> np.ndarray:
-        """The distribution of every memory's first token, under that coder."""
-        if coder not in self._first_probs:
-            self._first_probs[coder] = probabilities(self.first_logits.reshape(1, -1), coder=coder)[0]
-        return self._first_probs[coder]
+            last = kept.view(np.float32).copy()
+        else:
+            runner.drop_seq(self.prime_slot)
+            pieces = math.ceil(len(prime_tokens) / regime.max_rows_per_stream)
+            bounds = np.linspace(0, len(prime_tokens), pieces + 1).round().astype(int)  # balanced: no lone token
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                out = self.step({self.prime_slot: (prime_tokens[a:b], int(a))}, int(b - a), slots=self.num_slots + 1,
+                                last_only=True)
+            parts = [out[-1]] + ([runner.captured(1)[-1]] if self.captures else [])
+            last = np.concatenate(parts).astype(np.float32)
+            runner.keep_sequence(name, self.prime_slot, last)
+        self.first_logits = last[:n_vocab]  # every memory's first token is coded under these
+        self.first_hidden = last[n_vocab:] if self.captures else None
 
     def start(self, slot: int) -> None:
         self.runner.copy_seq(self.prime_slot, slot)
@@ -75,25 +74,19 @@ class PrimedRunner:
         self.runner.drop_seq(slot)
 
     def step(self, feeds: dict[int, tuple[list[int], int]], chunk: int, slots: int | None = None,
-             last_only: bool = False, coder: str = CODER_ID) -> np.ndarray:
-        """Decode one canonical batch; returns probabilities for the fed rows (see plan.rows via last_plan), and
-        keeps the logits they came from in last_logits."""
+             last_only: bool = False, hidden: bool = False) -> np.ndarray:
+        """Decode one canonical batch; returns the fed rows' logits (hidden: their final hidden states instead),
+        valid until the next step (see plan.rows via last_plan)."""
         plan = plan_batch(feeds, chunk, self.regime.min_rows, slots or self.num_slots, last_only)
         t0 = time.perf_counter()
-        logits = self.runner.forward(plan.tokens, plan.positions, plan.seq_ids, plan.wants)
-        t1 = time.perf_counter()
-        if self._buf is None or self._buf.shape[0] < logits.shape[0]:
-            self._buf = np.empty((self.regime.rows_per_decode, logits.shape[1]), dtype=np.float32)
-        self.last_logits = logits
-        probs = probabilities(logits, self._buf[: logits.shape[0]], coder)
+        out = self.runner.forward(plan.tokens, plan.positions, plan.seq_ids, plan.wants, hidden=hidden)
         for slot in plan.pad_slots:
             self.runner.drop_seq(slot)
         self.stats.num_decodes += 1
         self.stats.num_rows += len(plan.tokens)
-        self.stats.model_s += t1 - t0
-        self.stats.coding_s += time.perf_counter() - t1
+        self.stats.model_s += time.perf_counter() - t0
         self.last_plan = plan
-        return probs
+        return out
 
 
 @dataclass(slots=True)
@@ -101,21 +94,15 @@ class _Lane:
     index: int
     tokens: list[int]
     coder: object
+    state: object = None  # the coding's per-segment state (coder s1: the segment's list)
     fed: int = 0  # encoder: tokens fed to the model so far (all but the last need feeding)
     total: int = 0  # decoder: tokens in this memory, from the record
     bits: list[float] = field(default_factory=list)
 
 
-def _surprisal(probs: np.ndarray, symbols) -> list[float]:
-    """-log2 p of each symbol under its row (float estimate of what the coder spends)."""
-    rows = np.arange(len(symbols))
-    p = probs[rows, symbols].astype(np.float64) / probs.sum(axis=1, dtype=np.float64)
-    return list(-np.log2(p))
-
-
-def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool = False, on_stream=None,
-               coder: str = CODER_ID):
-    """Code each token list; returns the codes (and, with_bits, each token's surprisal in bits).
+def encode_all(primed: PrimedRunner, streams: list[list[int]], coding, with_bits: bool = False, on_stream=None):
+    """Code each token list with coding (coding.py); returns the codes (and, with_bits, each token's surprisal in
+    bits).
 
     on_stream(index, code, bits) hears each stream the moment its code is complete (streams finish in any order).
     """
@@ -128,7 +115,7 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool =
     # so each one is finished (and reported) early instead of all of them at the end.
     limit = primed.regime.rows_per_decode // primed.regime.max_rows_per_stream + 1
     while waiting or lanes:
-        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, streams[i], i, with_bits, coder), limit)
+        _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, coding, streams[i], i, with_bits), limit)
         for slot in [s for s, lane in lanes.items() if lane.fed >= len(lane.tokens) - 1]:
             lane = lanes.pop(slot)  # every token but the last has been fed: its code is complete
             codes[lane.index], bits[lane.index] = lane.coder.finish(), lane.bits
@@ -140,39 +127,36 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], with_bits: bool =
         chunk = primed.regime.chunk_for(max(lanes) - min(lanes) + 1)
         feeds = {s: (lane.tokens[lane.fed : min(lane.fed + chunk, len(lane.tokens) - 1)],
                      primed.prime_len + lane.fed) for s, lane in lanes.items()}
-        probs = primed.step(feeds, chunk, coder=coder)
+        outputs = primed.step(feeds, chunk, hidden=coding.hidden)
         t = time.perf_counter()
+        jobs = []
         for slot, lane in lanes.items():
-            rows = probs[primed.last_plan.rows[slot]]
-            symbols = lane.tokens[lane.fed + 1 : lane.fed + 1 + rows.shape[0]]
-            lane.coder.encode(symbols, rows)
-            if with_bits:
-                lane.bits += _surprisal(rows, symbols)
-            lane.fed += rows.shape[0]
-            stats.num_tokens += rows.shape[0]
+            rows = primed.last_plan.rows[slot]
+            n = rows.stop - rows.start
+            jobs.append((lane, rows, lane.tokens[lane.fed + 1 : lane.fed + 1 + n]))
+            lane.fed += n
+            stats.num_tokens += n
+        coding.encode(outputs, jobs, with_bits)
         stats.coding_s += time.perf_counter() - t
     return (codes, bits) if with_bits else codes
 
 
-def _start_encoder(primed: PrimedRunner, tokens: list[int], index: int, with_bits: bool, coder: str) -> _Lane:
-    lane = _Lane(index, tokens, Encoder())
+def _start_encoder(primed: PrimedRunner, coding, tokens: list[int], index: int, with_bits: bool) -> _Lane:
+    lane = _Lane(index, tokens, Encoder(), coding.new_state())
     if tokens:
-        first = primed.first_probs(coder).reshape(1, -1)
-        lane.coder.encode(tokens[:1], first)
-        if with_bits:
-            lane.bits += _surprisal(first, tokens[:1])
+        coding.encode_first(lane, tokens[0], with_bits)
         primed.stats.num_tokens += 1
     return lane
 
 
-def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]], coder: str = CODER_ID) -> list[list[int]]:
-    """segments: (number of tokens, code) each, all coded by that coder; returns the token lists."""
+def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]], coding) -> list[list[int]]:
+    """segments: (number of tokens, code) each, all coded by that coding; returns the token lists."""
     out: list[list[int]] = [[] for _ in segments]
     waiting = deque(range(len(segments)))
     lanes: dict[int, _Lane] = {}
     stats = primed.stats
     while waiting or lanes:
-        _admit(primed, lanes, waiting, lambda i: _start_decoder(primed, segments[i], i, coder))
+        _admit(primed, lanes, waiting, lambda i: _start_decoder(primed, coding, segments[i], i))
         for slot in [s for s, lane in lanes.items() if len(lane.tokens) >= lane.total]:
             lane = lanes.pop(slot)
             out[lane.index] = lane.tokens
@@ -180,20 +164,21 @@ def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]], coder: s
         if not lanes:
             continue
         feeds = {s: (lane.tokens[-1:], primed.prime_len + len(lane.tokens) - 1) for s, lane in lanes.items()}
-        probs = primed.step(feeds, 1, coder=coder)
+        outputs = primed.step(feeds, 1, hidden=coding.hidden)
         t = time.perf_counter()
-        for slot, lane in lanes.items():
-            lane.tokens.append(lane.coder.decode(probs[primed.last_plan.rows[slot].start]))
+        jobs = [(lane, primed.last_plan.rows[slot].start) for slot, lane in lanes.items()]
+        for (lane, _), token in zip(jobs, coding.decode(outputs, jobs)):
+            lane.tokens.append(token)
             stats.num_tokens += 1
         stats.coding_s += time.perf_counter() - t
     return out
 
 
-def _start_decoder(primed: PrimedRunner, segment: tuple[int, bytes], index: int, coder: str) -> _Lane:
+def _start_decoder(primed: PrimedRunner, coding, segment: tuple[int, bytes], index: int) -> _Lane:
     total, code = segment
-    lane = _Lane(index, [], Decoder(code), total=total)
+    lane = _Lane(index, [], Decoder(code), coding.new_state(), total=total)
     if total:
-        lane.tokens.append(lane.coder.decode(primed.first_probs(coder)))
+        lane.tokens.append(coding.decode_first(lane))
         primed.stats.num_tokens += 1
     return lane
 
