@@ -5,7 +5,7 @@
 
 "default" is the installed package (semzip's own x86-64-v3 wheel); each --build NAME=DIR is a llama.cpp library
 folder loaded through LLAMA_CPP_LIB_PATH (bench/build_llama_cpp.sh avx2 llama ggml builds the AVX2-only one). Each
-build codes the first --n LoCoMo dev sessions into a .szr with `semzip compress --mode lossless`, then every build
+build codes the first --n LoCoMo dev sessions (and, --with-golden, the golden texts) into a .szr with `semzip compress --mode lossless`, then every build
 decodes every build's records with `semzip reconstruct`. Prints whether the records are byte-identical across
 builds, each (coder, decoder) pair's exact count (a file byte-identical to an earlier build's is decoded once, as
 that build's), and each build's encode and decode seconds.
@@ -52,10 +52,16 @@ def main() -> None:
     ap.add_argument("--build", action="append", default=[], metavar="NAME=DIR")
     ap.add_argument("--n", type=int, default=6)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--with-golden", action="store_true",
+                    help="also the golden texts (tests/data/golden/p7): non-Latin text and names that escape coder "
+                         "s1's shortlist, which the dev sessions never do")
     args = ap.parse_args()
     builds = {"default": None} | dict(b.split("=", 1) for b in args.build)
     rows = [json.loads(line) for line in (SHARED / "locomo-dev-sessions.jsonl").open()][: args.n]
     texts = {r["id"]: r["text"] for r in rows}
+    if args.with_golden:
+        golden = ROOT / "tests/data/golden/p7/texts.jsonl"
+        texts |= {f"golden-{d['id']}": d["text"] for d in map(json.loads, golden.open(encoding="utf-8"))}
     flags = Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split(":")[1].split()
     isa = [f for f in flags if f.startswith(("avx", "amx", "fma", "f16c", "bmi"))]
     print(f"machine: {machine()}; ISA flags: {' '.join(isa)}")

@@ -8,7 +8,9 @@ Usage: python bench/bench_shortlist.py [--sections heldout,lone,batch,cli] [--ba
 - lone: held-out sessions decoded one at a time (one stream beside a padding stream): ms per token, the model's
   share and the coder's, for c2, s1 with the shipped list and s1 with the half-list (held-out escapes);
 - batch: --batch LoCoMo dev sessions encoded together (memories/min, bytes) and decoded together, c2 and s1;
-- cli: `semzip reconstruct FILE --id X` of one LoCoMo-sized session, whole processes, c2's file and s1's.
+- cli: `semzip reconstruct FILE --id X` of one LoCoMo-sized session, whole processes, c2's file and s1's;
+- ratio: `--ratio 16` records (SelectiveCodec) of the first --ratio-sessions LoCoMo dev sessions with c2 and s1:
+  ratio, answers kept (semzip eval's rule), store and read speed.
 """
 from __future__ import annotations
 
@@ -82,6 +84,7 @@ def main() -> None:
     ap.add_argument("--lone", type=int, default=4)
     ap.add_argument("--heldout-locomo", type=int, default=12)
     ap.add_argument("--heldout-dialogsum", type=int, default=60)
+    ap.add_argument("--ratio-sessions", type=int, default=20)
     args = ap.parse_args()
     sections = set(args.sections.split(","))
 
@@ -180,6 +183,31 @@ def main() -> None:
                                  f"{min(times['c2']) / min(ts):.2f}x"])
             print("\n`semzip reconstruct FILE --id X`, a median LoCoMo dev session, whole processes (two runs each)")
             print_table(["coder", "text bytes", "seconds", "vs c2 (best)"], rows)
+
+        if "ratio" in sections:
+            from engine.cli.evaluate import _answer_retention, load_corpus
+            from engine.codecs.container import FOOTER, MAGIC
+            from engine.codecs.lossless.codec import SelectiveCodec
+
+            rows_in = load_corpus(str(SHARED / "locomo-dev-sessions.jsonl"), args.ratio_sessions)
+            texts = [r["_text"] for r in rows_in]
+            raw = sum(len(t.encode()) for t in texts)
+            rows = []
+            for name in ("c2", "s1"):
+                knob = SelectiveCodec(codecs[name], 16)
+                t = time.perf_counter()
+                records = knob.compress(_items(texts))
+                enc = time.perf_counter() - t
+                out, dec, *_ = _decode_timed(codecs[name], records)
+                framing = (len(MAGIC) + 2 + FOOTER.size) / len(records)
+                sizes = [record_size + framing for record_size in map(lambda r: _size([r]), records)]
+                answers, kept, _ = _answer_retention(rows_in, [o if isinstance(o, str) else "" for o in out], sizes,
+                                                     str(SHARED / "locomo-dev-qa.jsonl"))
+                rows.append([name, len(texts), f"{raw / sum(sizes):.2f}x", answers, f"{kept:.3f}",
+                             f"{len(texts) / enc * 60:.2f}", f"{len(texts) / dec * 60:.2f}"])
+            print(f"\n`--ratio 16` records of the first {args.ratio_sessions} LoCoMo dev sessions")
+            print_table(["coder", "sessions", "honest ratio", "answers present", "answers kept", "stored/min",
+                         "read/min"], rows)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from engine.codecs import varint
 from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
 from engine.codecs.lossless import shortlist
+from engine.codecs.lossless.coder import CODER_ID as LOGITS_CODER
 from engine.codecs.lossless.coder import CODERS as LOGITS_CODERS
 from engine.codecs.lossless.coder import numpy_targets_beyond_x86_64_v3
 from engine.codecs.lossless.coding import LogitsCoding, ShortlistCoding
@@ -71,7 +72,7 @@ CODERS = (*LOGITS_CODERS, shortlist.CODER_ID)  # every coder this release decode
 
 def default_coder(model_sha: str) -> str:
     """s1 for a model this release ships a shortlist for, c2 (the whole vocabulary's logits) for any other."""
-    return shortlist.CODER_ID if shortlist.has_shortlist(model_sha) else "c2"
+    return shortlist.CODER_ID if shortlist.has_shortlist(model_sha) else LOGITS_CODER
 
 
 class LosslessCodec:
