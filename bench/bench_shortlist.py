@@ -169,7 +169,7 @@ def main() -> None:
                     (rec,) = codecs[name].compress(_items([text]))
                     rec.id = "median"
                     files[name] = Path(tmp) / f"{name}.szr"
-                    write_container(files[name], [rec])
+                    write_container(str(files[name]), [rec])
                 times = collections.defaultdict(list)
                 for _ in range(2):
                     for name, path in files.items():
@@ -177,7 +177,8 @@ def main() -> None:
                         done = subprocess.run([sys.executable, "-m", "engine.cli", "reconstruct", str(path), "--id",
                                                "median"], capture_output=True, text=True, cwd=ROOT)
                         times[name].append(time.perf_counter() - t)
-                        assert done.returncode == 0 and done.stdout.rstrip("\n") == text.rstrip("\n"), done.stderr[-500:]
+                        back = json.loads(done.stdout.splitlines()[0]).get("text") if done.returncode == 0 else None
+                        assert back == text, done.stderr[-500:]
                 for name, ts in times.items():
                     rows.append([name, len(text.encode()), " / ".join(f"{x:.1f}" for x in ts),
                                  f"{min(times['c2']) / min(ts):.2f}x"])
