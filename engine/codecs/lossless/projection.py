@@ -128,7 +128,7 @@ def products(q: np.ndarray, values: np.ndarray, workers: int = 1) -> np.ndarray:
 
     def part(first: int) -> None:
         for a, b in zip(bounds[first : first + share], bounds[first + 1 : first + share + 1]):
-            _products_into(q, values[:, a:b].astype(np.float32), out[a:b])
+            _products_into(q, np.asarray(values[:, a:b], dtype=np.float32), out[a:b])  # int8 rows: a copy in cache
 
     if workers > 1:
         list(_pool().map(part, range(0, len(bounds) - 1, share)))
