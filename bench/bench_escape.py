@@ -112,7 +112,7 @@ def estimate(args) -> None:
     M = P.OutputMatrix(args.model)
     order = np.argsort(-cap["half_n"], kind="stable")
     ranked = cap["half_ids"][order]
-    n_texts = len([k for k in cap.files if k.startswith("h")])
+    n_texts = len([k for k in cap.files if k[0] == "h" and k[1:].isdigit()])
     sizes = [2048, 4096, ranked.size]
     # (a, b, a', b'): escape probability (e + a) / (t + b); with a' > 0, a second count after an escape
     priors = [(0.5, 1, 0, 0), (0.5, 8, 0, 0), (0.25, 16, 0, 0), (0.5, 8, 0.5, 1)]

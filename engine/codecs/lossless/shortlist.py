@@ -8,8 +8,9 @@ coding distribution only has to be computed the same way on both sides, so it ne
 - a segment's list is the shortlist, then each token that escaped it so far in that segment (in order of
   escape): a name that escaped once is in the list for the rest of the segment;
 - the escape symbol comes last; with e escapes in the t tokens coded before in the segment, its weight is
-  floor(Z * (2e + 1) / (2t - 2e + 1)) (at least 1) against the list's frequencies summing to Z: an escape
-  probability of (e + 1/2) / (t + 1), the segment's own count;
+  floor(Z * (2e + 1) / (2t + 16 - (2e + 1))) (at least 1) against the list's frequencies summing to Z: an
+  escape probability of (e + 1/2) / (t + 8), the segment's own count (chosen on held-out halves of the dev
+  sets as a whole: bench/bench_escape.py);
 - an escaped token is then coded over the whole vocabulary under the same hidden state's full projection,
   the list's tokens given 0.
 
@@ -31,10 +32,13 @@ CODER_ID = "s1"
 # The shortlist shipped for each model this release codes with s1: sha256 (first 16 hex) of the model file ->
 # (file in engine/codecs/lossless/data, sha256 of its bytes). A model without one codes with c2.
 SHORTLISTS = {
-    "a5fd3b62230aa5ec": ("shortlist-gemma3.u32", "c74f546577464d69689674ca603ba0c5ee2aceffdf3d924add4476291129a161"),  # gemma-3-270m Q4_K_M
-    "1d9614638d18024d": ("shortlist-qwen25.u32", "86208b8deead6c530c35a264f4a61357b491746c975db7cbf5f9ee2d86c6e59a"),  # Qwen2.5-Coder-0.5B-Instruct Q4_K_M
+    # gemma-3-270m Q4_K_M
+    "a5fd3b62230aa5ec": ("shortlist-gemma3.u32", "c74f546577464d69689674ca603ba0c5ee2aceffdf3d924add4476291129a161"),
+    # Qwen2.5-Coder-0.5B-Instruct Q4_K_M
+    "1d9614638d18024d": ("shortlist-qwen25.u32", "86208b8deead6c530c35a264f4a61357b491746c975db7cbf5f9ee2d86c6e59a"),
 }
-ESCAPE_NUM = 1  # the escape probability (e + ESCAPE_NUM / ESCAPE_DEN) / (t + ESCAPE_BASE / ESCAPE_DEN): (e + 1/2) / (t + 8)
+# The escape probability (e + ESCAPE_NUM / ESCAPE_DEN) / (t + ESCAPE_BASE / ESCAPE_DEN) = (e + 1/2) / (t + 8)
+ESCAPE_NUM = 1
 ESCAPE_DEN = 2
 ESCAPE_BASE = 16
 
