@@ -149,9 +149,10 @@ def test_a_scrape_during_a_real_run_shows_latency_and_quality_after_the_first_me
     """All eight dialogue openings of tests/data in one batch on two slots: samples appear as each memory finishes, long before the
     batch commits.
 
-    The run is interrupted once they have been seen: the rest of it would only cost CI time. (With three, and
-    later six, dialogues the run once finished between the scrape and the interrupt on a quiet machine; eight
-    cost nothing more, the run being stopped at the first samples.)
+    The run is interrupted once they have been seen: the rest of it would only cost CI time. What is proven is
+    that the samples were scraped before the output existed; the run may still end on its own between that scrape
+    and the interrupt (it did with three, six and eight dialogues inside the full suite on a fast machine), so
+    either exit is accepted.
     """
     src = write_jsonl(tmp_path / "in.jsonl", openings(8))
     port = _free_port()
@@ -173,8 +174,8 @@ def test_a_scrape_during_a_real_run_shows_latency_and_quality_after_the_first_me
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=600)
     assert seen, "no latency and quality samples were scraped while the run was going"
-    assert proc.returncode == 130  # interrupted, as a user's Ctrl-C
-    assert not written  # mid-batch: the output is written from the journal at the end
+    assert proc.returncode in (0, 130)  # interrupted, as a user's Ctrl-C, or just done
+    assert not written  # scraped mid-batch: the output is written from the journal at the end
     done = sum(_value(seen, f'semzip_operations_total{{kind="{k}",model="default",op="compress"}}')
                for k in ("llm", "extractive", "raw"))
     assert 1 <= done < 8
