@@ -129,13 +129,14 @@ def main() -> None:
                     out, wall, n, model_s, coding_s, steps = _decode_timed(codec, [rec])
                     assert out == [text], f"{name} did not give back session {i}"
                     per[name].append((wall, n, model_s, coding_s, steps))
+            c2_ms = sum(r[0] for r in per["c2"]) / sum(r[1] for r in per["c2"])
             for name, runs in per.items():
                 wall = sum(r[0] for r in runs)
                 n = sum(r[1] for r in runs)
                 steps = sum(r[4] for r in runs)
                 rows.append([name, len(runs), n, f"{wall / n * 1e3:.2f}", f"{sum(r[2] for r in runs) / steps * 1e3:.2f}",
                              f"{sum(r[3] for r in runs) / n * 1e3:.2f}",
-                             f"{(per['c2'] and sum(r[0] for r in per['c2']) / sum(r[1] for r in per['c2'])) / (wall / n):.2f}x"])
+                             f"{c2_ms / (wall / n):.2f}x"])
             print(f"\nlone reads: {args.lone} held-out LoCoMo sessions, each coded then decoded alone (interleaved)")
             print_table(["coder", "sessions", "tokens", "ms/token", "model ms/step", "coder ms/token", "vs c2"], rows)
 
@@ -188,7 +189,7 @@ def main() -> None:
         if "ratio" in sections:
             from engine.cli.evaluate import _answer_retention, load_corpus
             from engine.codecs.container import FOOTER, MAGIC
-            from engine.codecs.lossless.codec import SelectiveCodec
+            from engine.codecs.lossless.knob import SelectiveCodec
 
             rows_in = load_corpus(str(SHARED / "locomo-dev-sessions.jsonl"), args.ratio_sessions)
             texts = [r["_text"] for r in rows_in]

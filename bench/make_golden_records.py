@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from engine.api import Engine  # noqa: E402
 from engine.codecs.container import write_container  # noqa: E402
 from engine.codecs.item import Item  # noqa: E402
-from engine.codecs.lossless.codec import SelectiveCodec  # noqa: E402
+from engine.codecs.lossless.knob import SelectiveCodec  # noqa: E402
 from engine.core.runner import RunnerConfig  # noqa: E402
 
 NON_LATIN = (

@@ -56,7 +56,7 @@ def test_any_text_comes_back_byte_for_byte(engine):
 
 def test_each_memory_is_reported_the_moment_its_code_is_complete(engine):
     """Short memories finish first: their events come before the long one's, each once, with the returned record."""
-    from engine.codecs.lossless.codec import SelectiveCodec
+    from engine.codecs.lossless.knob import SelectiveCodec
 
     items = [Item(str(k), t) for k, t in enumerate([LANDLORD, "x", TRICKY[0], memories(1)[0]])]
     events = []

@@ -60,7 +60,7 @@ def _zstd(items: list[Item]) -> Mode:
 def _coded(items: list[Item], runner_config) -> list[Mode]:
     """Lossless and the ratio knob from one engine: the knob reuses the lossless pass's per-token bits."""
     from engine.api import Engine
-    from engine.codecs.lossless.codec import SelectiveCodec
+    from engine.codecs.lossless.knob import SelectiveCodec
 
     with Engine(None, runner_config, mode="lossless") as engine:
         (exact, bits), store_s = _timed(lambda: engine.compressor.compress(items, with_bits=True))
