@@ -117,7 +117,7 @@ def compact_section(sessions, folder: Path, keep: Path | None, compress: bool = 
     from engine.codecs.item import Item
     from engine.codecs.quality import Embedder
     from engine.store import MemoryStore, Put
-    from engine.store.coding import Coder
+    from engine.store.policy_coder import PolicyCoder
 
     emb = Embedder()
     path = folder / "locomo.db"
@@ -142,13 +142,13 @@ def compact_section(sessions, folder: Path, keep: Path | None, compress: bool = 
             shutil.copy(path, keep / "locomo-compacted.db")
         with MemoryStore(path, engine=engine, embed=emb.embed, dims=384, compaction=False) as store:
             cold, old = [], []
-            coder = Coder(engine)
+            coder = PolicyCoder(engine)
             for s in sessions[:6]:
                 ns, key = ("locomo", s["conversation"]), f"s{s['session']}"
-                (row,) = store.db.fetch("\x1f".join(ns), [key], time.time())
+                (row,) = store.core.db.fetch("\x1f".join(ns), [key], time.time())
                 t0 = time.perf_counter()  # format 1's get: fetch, decode; nothing written
-                (row,) = store.db.fetch("\x1f".join(ns), [key], time.time())
-                (text,) = coder.decode([(row.key, row.body)], store.db.profiles(), store.where)
+                (row,) = store.core.db.fetch("\x1f".join(ns), [key], time.time())
+                (text,), _ = coder.decode([(row.key, row.body)], store.core.db.profiles(), store.where)
                 old.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 mem = store.get(ns, key)  # the tiers' first read: decode, then the copy kept hot

@@ -145,7 +145,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, MemoryStore(args.store or f"{tmp}/load.db", mode=args.mode) as store:
         store.put(("warm",), "up", memory(random.Random(0), 0))  # the model and embedder load outside the timing
         store.search(("warm",), "up")
-        beside = CompactorBeside(store.where, mode=args.mode, engine=store.coder.decoder()) if args.compactor \
+        beside = CompactorBeside(store.where, mode=args.mode, engine=store.core.coder.decoder()) if args.compactor \
             else None
         result = run_load(store, args.threads, args.ops)
         if beside is not None:

@@ -92,7 +92,7 @@ def test_index_per_put_and_array_paths(tmp_path, index):
                   index=["chapters[*].c"])
         store.put(("a",), "title", {"title": "a story about dogs"}, index=["title"])
         store.put(("a",), "none", {"text": "dogs dogs dogs"}, index=False)
-        (stored,) = store.store.db._read("SELECT SUM(LENGTH(vecs)) FROM semzip_memories")
+        (stored,) = store.store.core.db.read("SELECT SUM(LENGTH(vecs)) FROM semzip_memories")
         # two array elements, one title, nothing for index=False
         assert stored == (3 * vectors.size_of(store.store.scheme, 384),)
         hits = store.search(("a",), query="puppies", limit=3)

@@ -9,10 +9,23 @@ from pathlib import Path
 import pytest
 
 from engine.codecs.container import decode_record
-from engine.store import (CorruptMemoryError, InvalidMemoryError, MemoryStore, Policy, Put, StoreError,
-                          StoreVersionError)
-from engine.store import vectors
-from engine.store.coding import crc
+from engine.store import (
+    CorruptMemoryError,
+    Delete,
+    DeleteNamespace,
+    Get,
+    InvalidMemoryError,
+    ListKeys,
+    ListNamespaces,
+    MemoryStore,
+    Policy,
+    Put,
+    Search,
+    StoreError,
+    StoreVersionError,
+    vectors,
+)
+from engine.store.rows import crc
 
 EXACT = [
     "Caroline: I went to a LGBTQ support group yesterday and it was so powerful.",
@@ -42,8 +55,8 @@ def coded_kind(conn) -> str:
 
 def kinds(store: MemoryStore, ns: tuple[str, ...]) -> dict[str, str]:
     """key -> the kind of record the database holds for it."""
-    rows = store.db.scan("\x1f".join(ns), 0)
-    return {r.key: decode_record(r.key, r.body, store.db.profiles(), "test").kind for r in store.db.by_ids([t[0] for t in rows])}
+    rows = store.core.db.scan("\x1f".join(ns), 0)
+    return {r.key: decode_record(r.key, r.body, store.core.db.profiles(), "test").kind for r in store.core.db.by_ids([t[0] for t in rows])}
 
 
 def test_values_come_back_exactly_and_coding_pays_or_is_skipped(conn, lossless_engine, embedder):
@@ -186,19 +199,36 @@ def test_list_namespaces_follows_langgraph_rules(tmp_path, embedder):
         assert ("a", "c", "f") not in store.list_namespaces()
 
 
-def test_async_twins(tmp_path, embedder):
+def test_abatch_is_the_async_entry(tmp_path, embedder):
     async def run(store):
-        await store.aput(("a",), "k", {"x": 1})
-        await store.aput_many([Put(("a",), "j", "text")])
-        got = await asyncio.gather(store.aget(("a",), "k"), store.aget_many([(("a",), "j")]),
-                                   store.asearch(("a",), "text"), store.alist(("a",)), store.alist_namespaces())
-        await store.adelete(("a",), "k")
-        return got, await store.aget(("a",), "k")
+        await store.abatch([Put(("a",), "k", {"x": 1}), Put(("a",), "j", "text")])
+        got = await asyncio.gather(store.abatch([Get(("a",), "k")]), store.abatch([Get(("a",), "j")]),
+                                   store.abatch([Search(("a",), "text"), ListKeys(("a",)), ListNamespaces()]))
+        await store.abatch([Delete(("a",), "k")])
+        return got, (await store.abatch([Get(("a",), "k")]))[0]
 
     with MemoryStore(tmp_path / "s.db", mode="zstd", embed=embedder.embed, dims=384) as store:
-        (one, many, found, keys, spaces), gone = asyncio.run(run(store))
-    assert one.value == {"x": 1} and many[0].value == "text" and found[0].key == "j"
+        ([one], [many], [found, keys, spaces]), gone = asyncio.run(run(store))
+    assert one.value == {"x": 1} and many.value == "text" and found[0].key == "j"
     assert sorted(keys) == ["j", "k"] and spaces == [("a",)] and gone is None
+
+
+def test_a_batch_reads_before_its_writes_and_commits_them_together(tmp_path, embedder):
+    with MemoryStore(tmp_path / "s.db", mode="zstd", embed=embedder.embed, dims=384) as store:
+        store.put_many([Put(("a",), "old", "was here"), Put(("a", "b"), "x", "under a")])
+        got = store.batch([Get(("a",), "new"), Put(("a",), "new", "first"), Put(("a",), "new", "second"),
+                           Delete(("a",), "old"), Get(("a",), "old"), Put(("a",), "gone", "put, then deleted"),
+                           Delete(("a",), "gone"), Delete(("a",), "never"), ListKeys(("a",))])
+        assert got[0] is None and got[4].value == "was here" and sorted(got[8]) == ["old"]  # reads: the state before
+        assert got[3] is True and got[6] is False and got[7] is False  # "gone" was dropped before it was written
+        assert store.list(("a",)) == ["new"] and store.get(("a",), "new").value == "second"
+        assert store.batch([DeleteNamespace(("a",)), Put(("a", "c"), "k", "after the delete")]) == [2, None]
+        assert store.list_namespaces() == [("a", "c")]
+        with pytest.raises(InvalidMemoryError, match="operation 1"):
+            store.batch([Put(("a",), "z", "not written"), "not an op"])
+        with pytest.raises(InvalidMemoryError):  # a bad put fails the batch: the delete before it is not done
+            store.batch([Delete(("a", "c"), "k"), Put(("a",), "bad", object())])
+        assert store.list(("a",)) == [] and store.get(("a", "c"), "k").value == "after the delete"
 
 
 def test_file_size_and_stats_count_the_embeddings(tmp_path, embedder):

@@ -89,9 +89,9 @@ def test_a_deleted_memory_is_gone_from_every_tier_the_cache_and_the_files(tmp_pa
             s.put(("gone",), "hot", secret)  # hot: a zstd body
             s.put(("gone", "deeper"), "also", secret[::-1])
             text = s.get(("chat", "priya"), "s1").value  # cold: decoded, its text kept hot beside the record
-            (body, hot) = s.db._read("SELECT body, hot FROM semzip_memories WHERE key = 's1'")[0]
-            (hot_body,) = s.db._read("SELECT body FROM semzip_memories WHERE key = 'hot'")[0]
-            rec = decode_record("s1", bytes(body), s.db.profiles(), "test")
+            (body, hot) = s.core.db.read("SELECT body, hot FROM semzip_memories WHERE key = 's1'")[0]
+            (hot_body,) = s.core.db.read("SELECT body FROM semzip_memories WHERE key = 'hot'")[0]
+            rec = decode_record("s1", bytes(body), s.core.db.profiles(), "test")
             assert lossless_engine.read_cache.get(rec) == text
             s.flush_read_times()
             before = _everywhere(path)

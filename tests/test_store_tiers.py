@@ -18,7 +18,7 @@ import pytest
 
 from engine.store import MemoryStore, Policy, Put, StoreError
 from engine.store.compaction import Interrupted
-from engine.store.sql import COLD, COLD_KEPT, HOT
+from engine.store.rows import COLD, COLD_KEPT, HOT
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMAT1 = ROOT / "tests" / "data" / "stores"
@@ -31,7 +31,7 @@ def zstd_store(conn, **kw) -> MemoryStore:
 
 def tiers(store: MemoryStore) -> dict[str, int]:
     """key -> tier, every row."""
-    return dict(store.db._read("SELECT key, tier FROM semzip_memories"))
+    return dict(store.core.db.read("SELECT key, tier FROM semzip_memories"))
 
 
 def texts(n: int, tag: str = "m") -> dict[str, str]:
@@ -61,7 +61,7 @@ def test_over_hot_bytes_the_least_recently_used_go_first(tmp_path):
             time.sleep(0.01)
         store.get(("a",), "m0")  # read: now the most recently used
         store.flush_read_times()
-        sizes = dict(store.db._read("SELECT key, LENGTH(body) FROM semzip_memories"))
+        sizes = dict(store.core.db.read("SELECT key, LENGTH(body) FROM semzip_memories"))
         store.compactor.hot_bytes = sum(sizes.values()) - 1  # one byte over: the LRU one goes
         store.compact()
         assert [k for k, t in sorted(tiers(store).items()) if t == COLD] == ["m1"]
@@ -79,9 +79,9 @@ def test_a_cold_read_keeps_the_text_hot_and_dropping_that_copy_codes_nothing(tmp
     shutil.copy(FORMAT1 / "format1.db", path)
     with MemoryStore(path, engine=lossless_engine, embed=None, index=False, compaction=False, cold_after=3600) as store:
         assert store.get(("chat", "priya"), "s1").meta == {"date": "7:12 pm on 3 March, 2024"}
-        assert tiers(store)["s1"] == COLD_KEPT and store.read_counts.cold == 1
+        assert tiers(store)["s1"] == COLD_KEPT and store.core.read_counts.cold == 1
         value = store.get(("chat", "priya"), "s1").value  # from the copy: no model
-        assert store.read_counts.hot == 1 and value.startswith("[7:12 pm on 3 March, 2024]")
+        assert store.core.read_counts.hot == 1 and value.startswith("[7:12 pm on 3 March, 2024]")
         store.compactor.cold_after = 0
         report = store.compact()
         assert report.evicted == 1 and report.memories == 0 and tiers(store)["s1"] == COLD
@@ -90,16 +90,16 @@ def test_a_cold_read_keeps_the_text_hot_and_dropping_that_copy_codes_nothing(tmp
 def test_a_put_or_a_delete_during_a_compaction_wins(conn):
     with zstd_store(conn, cold_after=0) as store:
         store.put_many([Put(("a",), k, v) for k, v in texts(4).items()])
-        real = store.coder.encode
+        real = store.core.coder.encode
 
         def racing(*args, **kwargs):  # between the claim and the swap, by construction
             store.put(("a",), "m1", "written while m1 was being coded")
             store.delete(("a",), "m2")
             return real(*args, **kwargs)
 
-        store.coder.encode = racing
+        store.core.coder.encode = racing
         report = store.compact()
-        store.coder.encode = real
+        store.core.coder.encode = real
         assert report.memories == 2 and report.superseded == 2
         assert store.get(("a",), "m1").value == "written while m1 was being coded" and tiers(store)["m1"] == HOT
         assert store.get(("a",), "m2") is None and tiers(store)["m0"] == tiers(store)["m3"] == COLD
@@ -112,7 +112,7 @@ from pathlib import Path
 from engine.store import MemoryStore
 store = MemoryStore(sys.argv[1], mode="zstd", index=False, embed=None, compaction=False, cold_after=0)
 meet = Path(sys.argv[2])
-real = store.coder.encode
+real = store.core.coder.encode
 def coded(*a, **k):
     # Holding its first batch's claim, each compactor waits until the other holds one too: both at work at once
     (meet / str(os.getpid())).touch()
@@ -120,7 +120,7 @@ def coded(*a, **k):
     while len(list(meet.iterdir())) < 2 and time.time() < deadline:
         time.sleep(0.01)
     return real(*a, **k)
-store.coder.encode = coded
+store.core.coder.encode = coded
 store.compactor.batch = 5
 r = store.compact()
 print(json.dumps({"memories": r.memories, "superseded": r.superseded, "batches": r.batches}), flush=True)
@@ -156,7 +156,7 @@ import sys, time
 from engine.store import MemoryStore
 store = MemoryStore(sys.argv[1], mode="zstd", index=False, embed=None, compaction=False, cold_after=0)
 where = sys.argv[2]
-real = store.coder.encode
+real = store.core.coder.encode
 batches = 0
 def coded(*a, **k):
     out = real(*a, **k)
@@ -168,7 +168,7 @@ def progress(n):
     batches += 1
     if where == "between" and batches == 2 or where == "after" and batches == 4:
         print(f"committed {batches}", flush=True); time.sleep(600)
-store.coder.encode = coded
+store.core.coder.encode = coded
 store.compactor.batch = 5
 store.compactor.lease_s = 1.0
 store.compact(progress=progress)
@@ -220,7 +220,7 @@ def test_a_full_disk_during_compaction_names_the_store_and_the_next_run_goes_on(
 def test_background_compaction_waits_for_the_host_and_stops_on_close(tmp_path):
     store = zstd_store(tmp_path / "s.db", cold_after=0.05, compaction=True)
     try:
-        with store.host_call():  # a host call in flight: the compactor waits
+        with store.host.call():  # a host call in flight: the compactor waits
             store.put_many([Put(("a",), k, v) for k, v in texts(5).items()])
             time.sleep(0.5)
             assert set(tiers(store).values()) == {HOT}
@@ -247,7 +247,7 @@ def test_the_pace_hook_abandons_a_batch_and_gives_its_claims_back(tmp_path):
 
         with pytest.raises(Interrupted):
             store.compact(pace=pace)
-        assert store.db._read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
+        assert store.core.db.read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
         assert store.compact().memories == 3
 
 
@@ -259,7 +259,7 @@ def test_a_store_of_format_1_opens_reads_and_is_compacted_like_any_other(conn, l
         shutil.copy(FORMAT1 / "format1.db", conn)
     with MemoryStore(conn, engine=lossless_engine, embed=embedder.embed, dims=384, compaction=False,
                      cold_after=0) as store:
-        assert store.db._read("SELECT value FROM semzip_meta WHERE key = 'format'") == [("2",)]
+        assert store.core.db.read("SELECT value FROM semzip_meta WHERE key = 'format'") == [("2",)]
         got = store.get_many([(tuple(d["namespace"]), d["key"]) for d in expected])
         assert [(m.value, m.meta) for m in got] == [(d["value"], d["meta"]) for d in expected]
         assert store.search(("chat",), "moving to a flat in Lisbon", limit=1)[0].key == "json"
@@ -305,7 +305,7 @@ def test_end_to_end_with_the_model_background_compaction_cold_reads_and_a_close_
             time.sleep(0.1)
         store.compactor.cold_after = 3600  # nothing more to do for the background: the reads below stay kept
         assert [m.value for m in store.get_many([(("u",), k) for k in memories])] == list(memories.values())
-        assert store.read_counts.cold == 3 and set(tiers(store).values()) == {COLD_KEPT}
+        assert store.core.read_counts.cold == 3 and set(tiers(store).values()) == {COLD_KEPT}
         (s,) = store.stats()
         assert s.cold_bytes * 2 < s.text_bytes  # lossless records
     # A close while the background codes a batch: abandoned at the model's next step, its claims given back.
@@ -321,7 +321,7 @@ def test_end_to_end_with_the_model_background_compaction_cold_reads_and_a_close_
     assert time.perf_counter() - t0 < 5 and lossless_engine.runner.pace is None
     with zstd_store(path) as reopened:
         assert [tiers(reopened)[k] for k in longer] == [HOT] * 3
-        assert reopened.db._read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
+        assert reopened.core.db.read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
         assert [m.value for m in reopened.get_many([(("u",), k) for k in longer])] == list(longer.values())
 
 
@@ -356,6 +356,6 @@ def test_background_compaction_without_a_model_keeps_serving_hot_and_says_why_on
         time.sleep(1.0)  # many wakes, each failing to open the model
         assert set(tiers(store).values()) == {HOT} and store.get(("a",), "m1").value == texts(3)["m1"]
     with zstd_store(tmp_path / "s.db") as reopened:  # each failed try gave its claims back (none left at close)
-        assert reopened.db._read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
+        assert reopened.core.db.read("SELECT COUNT(*) FROM semzip_memories WHERE claimed_until IS NOT NULL") == [(0,)]
     warnings = [r for r in caplog.records if "background compaction failed" in r.getMessage()]
     assert len(warnings) == 1 and "semzip models fetch" in warnings[0].getMessage()

@@ -12,11 +12,24 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from langgraph.store.base import (BaseStore, GetOp, IndexConfig, InvalidNamespaceError, Item, ListNamespacesOp,
-                                  PutOp, SearchItem, SearchOp, TTLConfig, ensure_embeddings, get_text_at_path,
-                                  tokenize_path, validate_op_namespace)
+from langgraph.store.base import (
+    BaseStore,
+    GetOp,
+    IndexConfig,
+    InvalidNamespaceError,
+    Item,
+    ListNamespacesOp,
+    PutOp,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+    ensure_embeddings,
+    get_text_at_path,
+    tokenize_path,
+    validate_op_namespace,
+)
 
-from engine.store import InvalidMemoryError, MemoryStore, Put
+from engine.store import Delete, Get, InvalidMemoryError, ListNamespaces, Memory, MemoryStore, Put, Search
 
 
 class SemzipStore(BaseStore):
@@ -43,7 +56,8 @@ class SemzipStore(BaseStore):
         self._stop = threading.Event()
 
     def batch(self, ops: Iterable[Any]) -> list[Any]:
-        """Answer every op: gets, searches and listings first (on the state before this batch), then the writes."""
+        """Each LangGraph op as the store's own, answered in one MemoryStore.batch (reads on the state before the
+        batch, then its writes in one transaction, the last write of a key winning)."""
         ops = list(ops)
         for op in ops:
             validate_op_namespace(op)
@@ -51,45 +65,30 @@ class SemzipStore(BaseStore):
             # stores do (it keeps its records there through batch).
             if isinstance(op, PutOp) and not op.namespace:
                 raise InvalidNamespaceError(f"Namespace cannot be empty. Got: {op.namespace}")
-        results: list[Any] = [None] * len(ops)
-        for refresh in (True, False):
-            gets = [i for i, op in enumerate(ops) if isinstance(op, GetOp) and bool(op.refresh_ttl) == refresh]
-            if gets:
-                found = self.store.get_many([(ops[i].namespace, ops[i].key) for i in gets], refresh_ttl=refresh)
-                for i, mem in zip(gets, found):
-                    results[i] = None if mem is None else Item(**_item_fields(mem))
-        for i, op in enumerate(ops):
-            if isinstance(op, SearchOp):
-                results[i] = self._search(op)
-            elif isinstance(op, ListNamespacesOp):
-                results[i] = self.store.list_namespaces(
-                    conditions=[(c.path, c.match_type == "suffix") for c in op.match_conditions or ()],
-                    max_depth=op.max_depth, limit=op.limit, offset=op.offset)
-            elif not isinstance(op, (GetOp, PutOp)):
-                raise ValueError(f"Unknown operation type: {type(op)}")
-        self._write([op for op in ops if isinstance(op, PutOp)])
-        return results
+        found = self.store.batch([self._op(op) for op in ops])
+        return [_result(op, r) for op, r in zip(ops, found)]
 
     async def abatch(self, ops: Iterable[Any]) -> list[Any]:
         return await asyncio.to_thread(self.batch, list(ops))
 
-    def _search(self, op: SearchOp) -> list[SearchItem]:
-        query = op.query if self.semantic else None
-        vector = self.embeddings.embed_query(query) if query and self.embeddings else None
-        found = self.store.search(op.namespace_prefix, query, filter=op.filter, limit=op.limit, offset=op.offset,
-                                  refresh_ttl=bool(op.refresh_ttl), query_vector=vector)
-        return [SearchItem(**_item_fields(m), score=m.score) for m in found]
-
-    def _write(self, puts: list[PutOp]) -> None:
-        last = {(op.namespace, op.key): op for op in puts}  # a key written twice in one batch: the last wins
-        for (ns, key), op in last.items():
+    def _op(self, op):
+        """The store's op for a LangGraph one."""
+        if isinstance(op, GetOp):
+            return Get(op.namespace, op.key, bool(op.refresh_ttl))
+        if isinstance(op, SearchOp):
+            query = op.query if self.semantic else None
+            vector = self.embeddings.embed_query(query) if query and self.embeddings else None
+            return Search(op.namespace_prefix, query, op.filter, op.limit, op.offset, bool(op.refresh_ttl),
+                          query_vector=vector)
+        if isinstance(op, ListNamespacesOp):
+            return ListNamespaces(tuple((c.path, c.match_type == "suffix") for c in op.match_conditions or ()),
+                                  op.max_depth, op.limit, op.offset)
+        if isinstance(op, PutOp):
             if op.value is None:
-                self.store.delete(ns, key)
-        writes = [Put(op.namespace, op.key, _plain(op), index=self._index_texts(op),
-                      ttl=op.ttl * 60 if op.ttl is not None else None)
-                  for op in last.values() if op.value is not None]
-        if writes:
-            self.store.put_many(writes)
+                return Delete(op.namespace, op.key)
+            return Put(op.namespace, op.key, _plain(op), index=self._index_texts(op),
+                       ttl=op.ttl * 60 if op.ttl is not None else None)
+        raise ValueError(f"Unknown operation type: {type(op)}")
 
     def _index_texts(self, op: PutOp) -> dict[str, str]:
         """field label -> text to embed, by LangGraph's path rules (each element of a [*] path on its own)."""
@@ -151,7 +150,18 @@ def _plain(op: PutOp) -> dict:
     return op.value
 
 
-def _item_fields(mem) -> dict:
+def _result(op, found):
+    """The LangGraph result for the store's result of op."""
+    if isinstance(op, GetOp):
+        return None if found is None else Item(**_item_fields(found))
+    if isinstance(op, SearchOp):
+        return [SearchItem(**_item_fields(m), score=m.score) for m in found]
+    if isinstance(op, ListNamespacesOp):
+        return found
+    return None  # a put or a delete
+
+
+def _item_fields(mem: Memory) -> dict:
     return {"namespace": mem.namespace, "key": mem.key, "value": mem.value,
             "created_at": datetime.fromtimestamp(mem.created_at, timezone.utc),
             "updated_at": datetime.fromtimestamp(mem.updated_at, timezone.utc)}

@@ -30,8 +30,8 @@ class StoreCollector(Collector):
                                           value=due_bytes)
         reads = CounterMetricFamily("semzip_store_reads", "Memories read, by the tier that served them (cold: "
                                     "decoded by the model)", labels=["tier"])
-        reads.add_metric(["hot"], self.store.read_counts.hot)
-        reads.add_metric(["cold"], self.store.read_counts.cold)
+        reads.add_metric(["hot"], self.store.core.read_counts.hot)
+        reads.add_metric(["cold"], self.store.core.read_counts.cold)
         totals = self.store.compactor.totals
         compacted = CounterMetricFamily("semzip_store_compacted_memories", "Memories this process compacted",
                                         value=totals.memories)

@@ -7,11 +7,12 @@ retried at the next wake; the hot tier keeps serving meanwhile.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 
-from engine.store.compaction import PACK_BACKGROUND_MAX_BYTES, Interrupted
+from engine.store.compaction import PACK_BACKGROUND_MAX_BYTES, Compactor, Interrupted
 
 log = logging.getLogger("semzip.store")
 
@@ -20,10 +21,31 @@ MAX_INTERVAL_S = 60.0
 IDLE_POLL_S = 0.005
 
 
+class HostCalls:
+    """How many of the host's calls are in flight: background compaction waits for none to be."""
+
+    def __init__(self):
+        self._active, self._lock = 0, threading.Lock()
+
+    @contextlib.contextmanager
+    def call(self):
+        with self._lock:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    @property
+    def is_busy(self) -> bool:
+        return self._active > 0
+
+
 class BackgroundCompaction:
-    def __init__(self, store, interval_s: float | None = None):
-        self.store = store
-        self.interval_s = interval_s or min(MAX_INTERVAL_S, max(store.compactor.cold_after / 4, 0.05))
+    def __init__(self, compactor: Compactor, host: HostCalls, interval_s: float | None = None):
+        self.compactor, self.host, self.where = compactor, host, compactor.core.where
+        self.interval_s = interval_s or min(MAX_INTERVAL_S, max(compactor.cold_after / 4, 0.05))
         self.reports = []  # every run that did something, for the host to look at
         self._last_error: str | None = None
         self._stop = threading.Event()
@@ -33,27 +55,27 @@ class BackgroundCompaction:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                report = self.store.compactor.run(pace=self._pace, batch=BATCH, pack=PACK_BACKGROUND_MAX_BYTES)
+                report = self.compactor.run(pace=self._pace, batch=BATCH, pack=PACK_BACKGROUND_MAX_BYTES)
             except Interrupted:
                 continue
             except Exception as exc:  # a model that is missing, a full disk: the next wake tries again
                 if str(exc) != self._last_error:  # said once, not at every wake
-                    log.warning("%s: background compaction failed: %s", self.store.where, exc)
+                    log.warning("%s: background compaction failed: %s", self.where, exc)
                 self._last_error = str(exc)
                 continue
             self._last_error = None
             if report.memories or report.evicted or report.errors:
                 self.reports.append(report)
-                log.info("%s: %s", self.store.where, report.line())
+                log.info("%s: %s", self.where, report.line())
 
     def _pace(self) -> None:
         """Wait while the host has calls in flight; give up the batch if one waits for the model or we stop."""
         while True:
             if self._stop.is_set():
                 raise Interrupted("the store is closing")
-            if self.store.coder.is_waited_on():
+            if self.compactor.core.coder.is_waited_on():
                 raise Interrupted("a host call waits for the model")
-            if not self.store.is_busy:
+            if not self.host.is_busy:
                 return
             time.sleep(IDLE_POLL_S)
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 from engine.codecs.container import encode_record
 from engine.store import values, vectors
-from engine.store.coding import Policy, crc
+from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
-from engine.store.sql import HOT
-from engine.store.tier_sql import Coded, Tiers
+from engine.store.policy_coder import Policy
+from engine.store.rows import HOT, crc
+from engine.store.tier_sql import Coded
 
 COLD_AFTER_S = 3600.0  # an agent's session: what it wrote or read in the last hour stays hot
 HOT_BYTES = 64 << 20  # about 44,000 LoCoMo dev sessions as hot zstd records (1.5 KB each)
@@ -60,11 +61,11 @@ class CompactionReport:
 
 
 class Compactor:
-    def __init__(self, store, cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, batch: int = BATCH,
+    def __init__(self, core: StoreCore, cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, batch: int = BATCH,
                  lease_s: float = LEASE_S):
         if cold_after < 0 or hot_bytes < 0 or batch < 1:
             raise ValueError(f"cold_after and hot_bytes are >= 0 and batch >= 1, got {cold_after}, {hot_bytes}, {batch}")
-        self.store, self.tiers = store, Tiers(store.db)
+        self.core, self.tiers = core, core.tiers
         self.cold_after, self.hot_bytes, self.batch, self.lease_s = cold_after, hot_bytes, batch, lease_s
         self.totals = CompactionReport()  # every run of this process's, added up
 
@@ -100,7 +101,7 @@ class Compactor:
         return report
 
     def _run(self, report: CompactionReport, prefix, everything, pace, progress, batch) -> None:
-        self.store.flush_read_times()
+        self.core.flush_read_times()
         code, evict, _ = self.due(prefix, everything)
         report.evicted = self.tiers.evict_copies(evict)
         for start in range(0, len(code), batch):
@@ -123,8 +124,8 @@ class Compactor:
 
     def _code(self, rows, report: CompactionReport, pace) -> list[Coded]:
         """Cold records for claimed rows (those whose hot record does not read are released and named)."""
-        store = self.store
-        texts = store.coder.decode([(r.key, r.body) for r in rows], [], store.where)
+        core = self.core
+        texts, _ = core.coder.decode([(r.key, r.body) for r in rows], [], core.where)
         good, bad = [], []
         for r, text in zip(rows, texts):
             if isinstance(text, str) and crc(r.body) == r.crc:
@@ -132,13 +133,13 @@ class Compactor:
             else:
                 bad.append(r.id)
                 why = text if isinstance(text, ValueError) else "its checksum does not match"
-                report.errors.append(f"{store.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
+                report.errors.append(f"{core.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
         report.failed += len(bad)
         self.tiers.release(bad)
         good = [good[i] for i in self._similar_together([r for r, _ in good])]
-        records = store.coder.encode([t for _, t in good], [_policy_of(store, r) for r, _ in good],
+        records = core.coder.encode([t for _, t in good], [_policy_of(core, r) for r, _ in good],
                                      [r.kind == values.JSON for r, _ in good], pace=pace)
-        profiles = {p: i for i, p in enumerate(store.db.profiles({r.profile for r in records if r.profile}))}
+        profiles = {p: i for i, p in enumerate(core.db.profiles({r.profile for r in records if r.profile}))}
         coded = []
         for (r, text), rec in zip(good, records):
             rec.id = r.key
@@ -159,15 +160,15 @@ class Compactor:
         rest = [i for i, r in enumerate(rows) if not r.vectors]
         if len(embedded) < 2:
             return embedded + rest
-        size = vectors.size_of(self.store.scheme, self.store.dims)
-        vecs = vectors.unpack([rows[i].vectors[0][1][:size] for i in embedded], self.store.scheme, self.store.dims)
+        size = vectors.size_of(self.core.scheme, self.core.dims)
+        vecs = vectors.unpack([rows[i].vectors[0][1][:size] for i in embedded], self.core.scheme, self.core.dims)
         vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         return [embedded[k] for k in group_order(vecs, GROUP_THRESHOLD)] + rest
 
 
-def _policy_of(store, row) -> Policy:
+def _policy_of(core: StoreCore, row) -> Policy:
     """The policy the row's put saw (a writer with another configuration may have put it), else the store's."""
     try:
-        return Policy.parse(row.policy) if row.policy else store.policy(values.split(row.ns))
+        return Policy.parse(row.policy) if row.policy else core.policies.of(values.split(row.ns))
     except (ValueError, InvalidMemoryError):
-        return store.policy(values.split(row.ns))
+        return core.policies.of(values.split(row.ns))

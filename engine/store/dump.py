@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 from engine.store import values
+from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
+from engine.store.rows import Put
 
 DUMP_VERSION = 1
 BATCH = 256  # memories read or written per call
@@ -35,14 +37,15 @@ def _opened(target, mode: str):
             yield f
 
 
-def export_lines(store, prefix: tuple[str, ...], out) -> int:
+def export_lines(core: StoreCore, prefix: tuple[str, ...], out) -> int:
+    """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many."""
     now = time.time()
-    ids = [t[0] for t in store.db.scan(values.join(prefix), now)]
+    ids = [t[0] for t in core.db.scan(values.join(prefix), now)]
     count = 0
     with _opened(out, "w") as f:
         for start in range(0, len(ids), BATCH):
-            rows = store.db.by_ids(ids[start : start + BATCH])
-            for row, mem in zip(rows, store.decode_rows(rows, keep_hot=False)):
+            rows = core.db.by_ids(ids[start : start + BATCH])
+            for row, mem in zip(rows, core.decode(rows, keep_hot=False)):
                 line = {"v": DUMP_VERSION, "namespace": list(mem.namespace), "key": mem.key, "value": mem.value,
                         "metadata": mem.meta, "created_at": mem.created_at, "updated_at": mem.updated_at,
                         "ttl": row.ttl, "expires_at": row.expires_at}
@@ -51,7 +54,8 @@ def export_lines(store, prefix: tuple[str, ...], out) -> int:
     return count
 
 
-def import_lines(store, source) -> ImportReport:
+def import_lines(core: StoreCore, source) -> ImportReport:
+    """Put every valid line of an export (a path or a file) hot, times as they were; bad lines reported."""
     report = ImportReport()
     batch: list[tuple] = []  # (line number, Put, times)
     with _opened(source, "r") as f:
@@ -63,15 +67,13 @@ def import_lines(store, source) -> ImportReport:
             except InvalidMemoryError as exc:
                 report.errors.append((n, str(exc)))
             if len(batch) >= BATCH:
-                _put(store, batch, report)
+                _put(core, batch, report)
                 batch = []
-    _put(store, batch, report)
+    _put(core, batch, report)
     return report
 
 
 def _parse(line: str):
-    from engine.store.memory import Put  # memory imports this module
-
     try:
         d = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -98,18 +100,18 @@ def _parse(line: str):
     return Put(ns, key, d["value"], meta=meta, ttl=ttl), (created, updated, expires)
 
 
-def _put(store, batch, report: ImportReport) -> None:
+def _put(core, batch, report: ImportReport) -> None:
     """One transaction for the batch; a line the store refuses (its metadata, say) is retried alone and named."""
     if not batch:
         return
     try:
-        store._put_many([p for _, p, _ in batch], {(tuple(p.namespace), p.key): t for _, p, t in batch})
+        core.put([p for _, p, _ in batch], {(tuple(p.namespace), p.key): t for _, p, t in batch})
         report.imported += len(batch)
     except InvalidMemoryError:
         if len(batch) == 1:
             raise
         for one in batch:
             try:
-                _put(store, [one], report)
+                _put(core, [one], report)
             except InvalidMemoryError as exc:
                 report.errors.append((one[0], str(exc)))

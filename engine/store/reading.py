@@ -1,23 +1,17 @@
-"""Rows to memories: each read from its fastest record, cold ones decoded together and then kept hot.
+"""Rows to memories: each read from its fastest record, the model-coded ones decoded together in one batch.
 
-A row with a kept hot copy reads from it (no model); a cold model-coded row is decoded with the other cold
-rows of the same call in one batch, and its text is written back beside its record (tier COLD_KEPT), so a
-memory the agent uses stays fast while it is used. Every read moves the row's read time (hot.ReadTimes).
+A row with a kept hot copy reads from it (no model); a damaged kept copy falls back to the cold record. What a
+read does besides (read times, kept copies, counts) is the core's: this module only turns rows into values.
 """
 from __future__ import annotations
 
 import threading
-import time
+from dataclasses import dataclass, field
 
-from engine.codecs.container import decode_record
-from engine.codecs.record import MODEL_CODED
 from engine.store import fields as fieldsmod
 from engine.store import values
-from engine.store.coding import crc
-from engine.store.errors import CorruptMemoryError
 from engine.store.hot import hot_record
-from engine.store.rows import Memory, Row
-from engine.store.sql import COLD, HOT
+from engine.store.rows import COLD, Memory, Row, crc
 
 
 class ReadCounts:
@@ -33,56 +27,46 @@ class ReadCounts:
             self.cold += cold
 
 
-def read_rows(store, rows: list[Row], scores: list[float | None] | None = None, keep_hot: bool = True) -> list[Memory]:
-    """store.decode_rows' work: see MemoryStore.decode_rows."""
-    profiles = store.db.profiles()
-    bad: dict[int, str] = {}
+@dataclass(slots=True)
+class Decoded:
+    memories: dict[int, Memory] = field(default_factory=dict)  # by the row's index in the rows read
+    bad: dict[int, str] = field(default_factory=dict)  # row index -> why it does not read
+    copies: list[tuple[int, int, bytes, int]] = field(default_factory=list)  # (id, version, hot record, crc)
+    num_cold: int = 0  # memories the model decoded
+
+
+def decode_rows(rows: list[Row], scores: list[float | None] | None, coder, profiles: list[str], where: str,
+                keep_hot: bool) -> Decoded:
+    """Each row's memory, or why not; with keep_hot, the hot records that cold rows decoded by the model keep."""
+    out = Decoded()
     chosen: dict[int, bytes] = {}
     for i, r in enumerate(rows):
         body, body_crc = r.readable()
         if crc(body) != body_crc and r.hot is not None:
             body, body_crc = r.body, r.crc  # a damaged kept copy: the cold record is still there
         if crc(body) != body_crc:
-            bad[i] = "its checksum does not match"
+            out.bad[i] = "its checksum does not match"
         else:
             chosen[i] = body
-    texts = store.coder.decode([(rows[i].key, chosen[i]) for i in chosen], profiles, store.where)
-    modeled = {i for i in chosen if _is_model_coded(rows[i], chosen[i], profiles, store.where)}
-    out, copies = [], []
-    for i, text in zip(chosen, texts):
+    order = list(chosen)
+    texts, modeled_at = coder.decode([(rows[i].key, chosen[i]) for i in order], profiles, where)
+    modeled = {order[k] for k in modeled_at}
+    for i, text in zip(order, texts):
         if isinstance(text, ValueError):
-            bad[i] = str(text)
+            out.bad[i] = str(text)
             continue
         r = rows[i]
         try:
             value = values.from_text(r.kind, text)
             meta = fieldsmod.parse_fields(r.fields)[0]
         except ValueError as exc:
-            bad[i] = f"its value is not the JSON it was ({exc})"
+            out.bad[i] = f"its value is not the JSON it was ({exc})"
             continue
-        out.append((i, Memory(values.split(r.ns), r.key, value, meta, r.created_at, r.updated_at,
-                              scores[i] if scores else None)))
-        if keep_hot and i in modeled and r.tier == COLD:
-            hot = hot_record(r.key, text)
-            copies.append((r.id, r.version, hot, crc(hot)))
-    now = time.time()
-    cold = len(modeled & {i for i, _ in out})  # served by the model; the others by a hot or model-free record
-    store.read_counts.add(len(out) - cold, cold)
-    if keep_hot:
-        store.read_times.note([rows[i].id for i, _ in out], now)
-    store.tiers.keep_copies(copies, now)
-    if store.read_times.is_due():
-        store.flush_read_times()
-    if bad:
-        i = min(bad)
-        raise CorruptMemoryError(store.where, values.split(rows[i].ns), rows[i].key, bad[i])
-    return [m for _, m in sorted(out, key=lambda x: x[0])]
-
-
-def _is_model_coded(row: Row, body: bytes, profiles: list[str], where: str) -> bool:
-    if body is not row.body or row.tier == HOT:
-        return False  # hot records and kept copies are zstd or raw
-    try:
-        return decode_record(row.key, body, profiles, where).kind in MODEL_CODED
-    except ValueError:
-        return False
+        out.memories[i] = Memory(values.split(r.ns), r.key, value, meta, r.created_at, r.updated_at,
+                                 scores[i] if scores else None)
+        if i in modeled:
+            out.num_cold += 1
+            if keep_hot and r.tier == COLD:
+                hot = hot_record(r.key, text)
+                out.copies.append((r.id, r.version, hot, crc(hot)))
+    return out

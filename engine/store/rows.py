@@ -1,7 +1,29 @@
-"""The units the store passes between its layers: a stored row and a memory handed back to the caller."""
+"""The units the store passes between its layers: a memory to write, a stored row, a memory handed back."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
+
+# A row's tier: HOT (body a zstd or raw record, written by put with no model), COLD (body the namespace's policy's
+# record, written by compaction) or COLD_KEPT (cold, with the text kept hot beside it in `hot` after a read).
+HOT, COLD, COLD_KEPT = 0, 1, 2
+
+
+def crc(body: bytes) -> int:
+    """A record's CRC-32, as rows keep it."""
+    return zlib.crc32(body) & 0xFFFFFFFF
+
+
+@dataclass(slots=True)
+class Put:
+    """One memory to write: value a str or a JSON object; index as in MemoryStore.put; ttl in seconds."""
+
+    namespace: tuple[str, ...]
+    key: str
+    value: str | dict
+    meta: dict | None = None
+    index: bool | list[str] | dict[str, str] | None = None
+    ttl: float | None = None
 
 
 @dataclass(slots=True)
@@ -21,12 +43,12 @@ class Row:
     ttl: float | None = None  # seconds; reads that refresh move expires_at to now + ttl
     vectors: list[tuple[str, bytes]] = field(default_factory=list)  # (field path, packed embedding)
     id: int | None = None
-    tier: int = 0  # sql.HOT, COLD or COLD_KEPT
+    tier: int = HOT  # HOT, COLD or COLD_KEPT
     hot: bytes | None = None  # COLD_KEPT: the text kept hot beside the cold record (a zstd or raw record)
     hot_crc: int | None = None
     version: int = 0  # goes up on every put of the key: a compaction swaps only the version it read
     used_at: float = 0.0  # the last write or read
-    policy: str | None = None  # a hot row's coding policy as its put saw it (coding.Policy.spec), for compaction
+    policy: str | None = None  # a hot row's coding policy as its put saw it (Policy.spec), for compaction
 
     def readable(self) -> tuple[bytes, int]:
         """(record bytes, their CRC) that read back fastest: the kept hot copy when there is one."""

@@ -4,11 +4,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from engine.store.sql import Dialect, SqlStore
+from engine.store.database import Dialect
+from engine.store.sql import SqlStore
 
 DIALECT = Dialect(param="?", id_column="INTEGER PRIMARY KEY", blob="BLOB", real="REAL", text_key="TEXT",
                   begin_write="BEGIN IMMEDIATE", without_rowid=" WITHOUT ROWID", lock_profiles="",
-                  errors=(sqlite3.Error,), skip_locked="", greatest="MAX")
+                  errors=(sqlite3.Error,), skip_locked="", greatest="MAX",
+                  scrub=("PRAGMA wal_checkpoint(TRUNCATE)",),
+                  vacuum=("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"),
+                  vacuum_full=("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"),
+                  page_count="PRAGMA page_count", page_size="PRAGMA page_size")
 BUSY_TIMEOUT_S = 30.0  # a writer waits this long for another process's write to finish
 
 

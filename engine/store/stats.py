@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.store import values
-from engine.store.sql import COLD_KEPT, HOT
+from engine.store.rows import COLD_KEPT, HOT
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.store.sql import _COLS, COLD, COLD_KEPT, HOT, SqlStore, _row
-from engine.store.rows import Row
-
+from engine.store.rows import COLD, COLD_KEPT, HOT, Row
+from engine.store.sql import ROW_COLUMNS, SqlStore, to_row
 
 ROW_OVERHEAD = 64  # bytes a row costs besides its records, embeddings, names and fields (times, counters, cell)
 
@@ -32,21 +31,18 @@ class Tiers:
     def __init__(self, db: SqlStore):
         self.db, self.d = db, db.d
 
-    def _prefix(self, prefix: str) -> tuple[str, tuple]:
-        return self.db._prefix(prefix)
-
     def touch(self, times: dict[int, float]) -> None:
         """Move these rows' read times forward (never back: another process may have read them later)."""
-        sql = self.db._q(f"UPDATE semzip_memories SET used_at = {self.d.greatest}(COALESCE(used_at, 0), ?) "
+        sql = self.db.q(f"UPDATE semzip_memories SET used_at = {self.d.greatest}(COALESCE(used_at, 0), ?) "
                          f"WHERE id = ?")
-        with self.db._write("write read times") as cur:
+        with self.db.transaction("write read times") as cur:
             for i, t in sorted(times.items()):
                 cur.execute(sql, (t, i))
 
     def hot_rows(self, prefix: str) -> list[tuple[int, int, float, int]]:
         """(id, tier, last use, hot bytes) of every row not only cold, least recently used first."""
-        cond, params = self._prefix(prefix)
-        return self.db._read(
+        cond, params = self.db.prefix_condition(prefix)
+        return self.db.read(
             f"SELECT id, tier, COALESCE(used_at, updated_at), CASE WHEN tier = {HOT} THEN LENGTH(body) ELSE "
             f"LENGTH(hot) END FROM semzip_memories WHERE tier <> {COLD} AND {cond} ORDER BY 3, id", params)
 
@@ -60,19 +56,19 @@ class Tiers:
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
-        with self.db._write("claim memories to compact") as cur:
-            cur.execute(self.db._q(f"SELECT {_COLS}, vecs FROM semzip_memories WHERE id IN ({marks}) AND tier = {HOT} "
+        with self.db.transaction("claim memories to compact") as cur:
+            cur.execute(self.db.q(f"SELECT {ROW_COLUMNS}, vecs FROM semzip_memories WHERE id IN ({marks}) AND tier = {HOT} "
                                    f"AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id{self.d.skip_locked}"),
                         (*ids, now))
             found = cur.fetchall()
             rows = []
             for t in found:
-                row = _row(t[:-1])
+                row = to_row(t[:-1])
                 row.vectors = [("", bytes(t[-1]))] if t[-1] is not None else []
                 rows.append(row)
             if rows:
                 got = ", ".join("?" * len(rows))
-                cur.execute(self.db._q(f"UPDATE semzip_memories SET claimed_until = ? WHERE id IN ({got})"),
+                cur.execute(self.db.q(f"UPDATE semzip_memories SET claimed_until = ? WHERE id IN ({got})"),
                             (now + lease_s, *[r.id for r in rows]))
         return rows
 
@@ -100,9 +96,9 @@ class Tiers:
     def _update_each(self, clause: str, params: list[tuple], what: str) -> int:
         if not params:
             return 0
-        sql = self.db._q("UPDATE semzip_memories " + clause.format(hot=HOT, cold=COLD, kept=COLD_KEPT))
+        sql = self.db.q("UPDATE semzip_memories " + clause.format(hot=HOT, cold=COLD, kept=COLD_KEPT))
         count = 0
-        with self.db._write(what) as cur:
+        with self.db.transaction(what) as cur:
             for p in params:
                 cur.execute(sql, p)
                 count += cur.rowcount
@@ -111,10 +107,10 @@ class Tiers:
     def slack_share(self) -> tuple[float, int]:
         """SQLite: (the share of the file that holds no row: free pages and the room compaction left inside pages,
         estimated from the rows' sizes; the file's bytes). PostgreSQL: (0, 0): its own vacuum sees to that."""
-        if self.d.skip_locked:
+        if not self.d.page_count:
             return 0.0, 0
-        (pages,), (size,) = self.db._read("PRAGMA page_count")[0], self.db._read("PRAGMA page_size")[0]
-        (rows,) = self.db._read(
+        (pages,), (size,) = self.db.read(self.d.page_count)[0], self.db.read(self.d.page_size)[0]
+        (rows,) = self.db.read(
             "SELECT COALESCE(SUM(LENGTH(body) + COALESCE(LENGTH(hot), 0) + COALESCE(LENGTH(vecs), 0) + LENGTH(ns) + "
             f"LENGTH(key) + COALESCE(LENGTH(fields), 0) + {ROW_OVERHEAD}), 0) FROM semzip_memories")[0]
         total = pages * size
@@ -124,18 +120,9 @@ class Tiers:
         """After a delete: SQLite's WAL written back into the file and emptied, so the old page images that held
         the deleted bytes are gone from disk too (secure_delete zeroes them in the file). PostgreSQL: nothing
         here (its dead rows go with vacuum(full=True))."""
-        if not self.d.skip_locked:
-            with self.db._guard("write its log back"):
-                self.db._conn().cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.run_outside_transaction(self.d.scrub, "write its log back")
 
     def vacuum(self, full: bool = False) -> None:
         """Give free space back: SQLite rewrites the file packed (and empties its WAL); PostgreSQL vacuums (full:
         rewrites the table, dropping dead rows' bytes from its files)."""
-        with self.db._guard("vacuum (disk full?)"):
-            cur = self.db._conn().cursor()
-            if self.d.skip_locked:
-                cur.execute("VACUUM FULL semzip_memories" if full else "VACUUM semzip_memories")
-            else:
-                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                cur.execute("VACUUM")
-                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.run_outside_transaction(self.d.vacuum_full if full else self.d.vacuum, "vacuum (disk full?)")

@@ -1,4 +1,6 @@
-"""Texts to stored record bytes and back: one engine batch per call, raw where coding would not pay.
+"""The store's bridge to the engines: a namespace's policy picks an engine, texts become record bytes and back.
+
+One engine batch per call, raw where coding would not pay.
 
 A policy is a mode and a ratio. lossless (the default) keeps the exact text; zstd keeps it without a model;
 raw keeps it as is; summary, and lossless with a ratio, are lossy and apply to text values only: a JSON value
@@ -7,7 +9,6 @@ under a lossy policy is stored zstd, so it always loads back equal.
 from __future__ import annotations
 
 import threading
-import zlib
 from dataclasses import dataclass
 
 from engine.codecs.container import decode_record, encode_record
@@ -45,11 +46,19 @@ class Policy:
         return self.mode in ("zstd", "raw") or (self.mode == "lossless" and self.ratio is None)
 
 
-def crc(body: bytes) -> int:
-    return zlib.crc32(body) & 0xFFFFFFFF
+class Policies:
+    """The store's default policy and one per namespace prefix (the longest matching prefix wins)."""
+
+    def __init__(self, default: Policy, by_prefix: dict[tuple[str, ...], Policy]):
+        self.default, self.by_prefix = default, by_prefix
+
+    def of(self, namespace: tuple[str, ...]) -> Policy:
+        """The coding policy of a namespace: that of its longest configured prefix, else the default."""
+        best = max((p for p in self.by_prefix if namespace[: len(p)] == p), key=len, default=None)
+        return self.by_prefix[best] if best is not None else self.default
 
 
-class Coder:
+class PolicyCoder:
     """Holds the engines (one per model mode and ratio, opened on first use) and codes with them."""
 
     def __init__(self, engine=None, engine_ratio: float | None = None, open_engine=None):
@@ -99,8 +108,10 @@ class Coder:
                 records[i] = raw
         return records  # type: ignore[return-value]
 
-    def decode(self, bodies: list[tuple[str, bytes]], profiles: list[str], where: str) -> list[str | ValueError]:
-        """The text of each (key, body), or the ValueError saying why not; model-coded ones decode together."""
+    def decode(self, bodies: list[tuple[str, bytes]], profiles: list[str],
+               where: str) -> tuple[list[str | ValueError], set[int]]:
+        """(the text of each (key, body) or the ValueError saying why not, the indices the model decoded); each
+        record is parsed once, the model-coded ones decoded together."""
         records: list[Record | ValueError] = []
         for key, body in bodies:
             try:
@@ -118,7 +129,7 @@ class Coder:
                     out[i] = render(rec)
                 except ValueError as exc:
                     out[i] = exc
-        return out
+        return out, set(coded)
 
     def forget(self, bodies: list[bytes], profiles: list[str], where: str) -> None:
         """Drop these records' texts from every engine's decoded-text cache (their memories were deleted)."""
