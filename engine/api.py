@@ -213,7 +213,7 @@ def _lossless(path, model_sha: str, runner_config: RunnerConfig, ratio: float | 
     """A runner in the canonical regime, proven by the self-test, and the codec over it."""
     from engine.codecs.lossless import selftest
     from engine.codecs.lossless.codec import LosslessCodec
-    from engine.codecs.lossless.knob import SelectiveCodec
+    from engine.codecs.lossless.selective_codec import SelectiveCodec
     from engine.codecs.lossless.regime import REGIME_ID, Regime, process_regime, regime_env_hint
 
     current = process_regime()  # ggml's matmul switches, as bindings (or the host) set them before it loaded

@@ -1,9 +1,23 @@
-"""The command line: doctor and models list run against this installation; settings and options are checked first."""
+"""The command line: doctor, models list and --version run against this installation; settings and options are
+checked first."""
 import argparse
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
+import engine
 from engine.cli.cli import build_parser, main
+from engine.codecs.profiles import REFERENCES
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_doctor_reports_backends_and_models(capsys, model_path):
@@ -57,3 +71,40 @@ def test_every_command_prints_its_help():
     for parser in _parsers(build_parser()):
         text = parser.format_help()
         assert parser.prog in text and "usage:" in text
+
+
+def test_version_prints_semzip_llama_cpp_python_and_the_lossless_profiles(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert engine.__version__ == metadata.version("semzip") and f"semzip {engine.__version__}\n" in out
+    assert f"llama-cpp-python {metadata.version('llama-cpp-python')}\n" in out
+    read, written = out.split("lossless profiles read")[1].split("lossless profiles written by default")
+    assert "regimes r1 r2" in read and "coders c1 c2 s1" in read
+    assert all(f"  {n} {key}\n" in read for n, key in REFERENCES.items())  # this release reads every registered one
+    assert f"  7 {REFERENCES[7]}\n" in written and f"  8 {REFERENCES[8]}\n" in written  # s1 for gemma and qwen
+    assert ".r2.8625a2b7.c2.cpu-x86-64-v3 (a model with no shortlist)" in written
+
+
+def test_version_loads_no_model_library_nor_torch():
+    code = """
+import sys
+from engine.cli.cli import main
+try:
+    main(["--version"])
+except SystemExit as exc:
+    print(exc.code, sorted(m for m in ("llama_cpp", "torch", "sentence_transformers") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=ROOT).stdout
+    assert out.splitlines()[-1] == "0 []"
+
+
+def test_engine_version_falls_back_to_pyproject_in_an_uninstalled_tree(monkeypatch):
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == engine.DISTRIBUTION and engine.__version__ == project["version"]

@@ -1,4 +1,4 @@
-"""Coder c2's probabilities are the same bits whatever SIMD code numpy runs (coder.py says why c1's were not).
+"""Coder c2's probabilities are the same bits whatever SIMD code numpy runs (arithmetic.py says why c1's were not).
 
 On one machine: this process's numpy runs its best dispatched code (X86_V3 on an AVX2 machine, AVX-512 on a Xeon),
 a child's runs its baseline (every dispatched target off with NPY_DISABLE_CPU_FEATURES); both compute the
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.codecs.lossless import coder
+from engine.codecs.lossless import arithmetic
 from engine.codecs.profiles import REFERENCES
 from engine.codecs.record import Record
 
@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys
 import numpy as np
-from engine.codecs.lossless import coder
+from engine.codecs.lossless import arithmetic
 from engine.codecs.profiles import REFERENCES
 from engine.codecs.record import Record
-np.save(sys.argv[2], coder.probabilities(np.load(sys.argv[1]), coder="c2"))
+np.save(sys.argv[2], arithmetic.probabilities(np.load(sys.argv[1]), coder="c2"))
 """
 
 
@@ -56,7 +56,7 @@ def _rows(first_logits: np.ndarray) -> np.ndarray:
 
 
 def test_c2_gives_the_same_bits_on_numpy_s_baseline_code(lossless_engine, tmp_path):
-    targets = coder.numpy_active_targets()
+    targets = arithmetic.numpy_active_targets()
     if not targets:
         pytest.skip("numpy runs its baseline code here already: nothing to compare against")
     logits = _rows(lossless_engine.compressor.primed.first_logits)
@@ -64,15 +64,15 @@ def test_c2_gives_the_same_bits_on_numpy_s_baseline_code(lossless_engine, tmp_pa
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(targets), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "logits.npy"), str(tmp_path / "probs.npy")],
                    env=env, check=True, timeout=120)
-    here = coder.probabilities(logits, coder="c2")
+    here = arithmetic.probabilities(logits, coder="c2")
     assert np.load(tmp_path / "probs.npy").tobytes() == here.tobytes()
 
 
 def test_c2_is_exp_on_a_fine_grid_and_zero_past_the_cut():
-    table = coder.exp_table()  # raises if its bytes are not the ones every record was coded with
-    assert hashlib.sha256(table.tobytes()).hexdigest() == coder.TABLE_SHA256 and table[0] == 1.0
+    table = arithmetic.exp_table()  # raises if its bytes are not the ones every record was coded with
+    assert hashlib.sha256(table.tobytes()).hexdigest() == arithmetic.TABLE_SHA256 and table[0] == 1.0
     d = np.linspace(0, 30, 3001, dtype=np.float32)
-    p = coder.probabilities(-d.reshape(1, -1), coder="c2")[0]
+    p = arithmetic.probabilities(-d.reshape(1, -1), coder="c2")[0]
     near = d < 19.99
     assert np.all(np.abs(p[near] / np.exp(-d[near].astype(np.float64)) - 1) < 1 / 256)  # the 1/256-nat grid
     assert np.all(p[d >= 20] == 0) and np.all(np.diff(p) <= 0)
@@ -82,7 +82,7 @@ def test_logits_that_are_not_numbers_are_refused():
     bad = np.zeros((1, 8), dtype=np.float32)
     bad[0, 3] = np.nan
     with pytest.raises(ValueError, match="not finite"):
-        coder.probabilities(bad)
+        arithmetic.probabilities(bad)
 
 
 def test_a_c1_record_coded_on_other_numpy_code_is_decoded_again_with_this_machine_s_extra_code_off(
@@ -90,7 +90,7 @@ def test_a_c1_record_coded_on_other_numpy_code_is_decoded_again_with_this_machin
     """Coder c1 on a machine whose numpy runs wider SIMD code than the coding machine's: the record fails its checksum
     here, and decodes in a child with that code off. Played on one machine: the record is coded by a child on numpy's
     baseline code, and this process is told its own dispatched targets are the extra ones (as AVX-512's would be)."""
-    targets = coder.numpy_active_targets()
+    targets = arithmetic.numpy_active_targets()
     if not targets:
         pytest.skip("numpy runs its baseline code here already: no other code to code a record on")
     env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(targets), "PYTHONPATH": str(ROOT)}

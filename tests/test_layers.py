@@ -1,10 +1,7 @@
 """The layering stays true: every import in engine/ and bindings/ points down, never up (STYLE.md, rule 0)."""
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
+from imports_graph import imported, source_modules
 
 # Low to high: a module imports its own layer and the layers below it. store (the memory store) sits beside
 # jobs, over the engine and the codecs; its faces (integrations: the LangGraph store) beside the cli. cluster
@@ -31,7 +28,7 @@ def _within(name: str, prefix: str) -> bool:
 
 def layer_of(module: str) -> int | None:
     """Rank in LAYERS (0 = bindings), -1 for a base module, None for a module outside the map."""
-    if module == "engine" or any(_within(module, b) for b in BASE):  # the root package is empty
+    if module == "engine" or any(_within(module, b) for b in BASE):  # the root package imports no module of engine
         return -1
     for rank, prefixes in enumerate(LAYERS):
         if any(_within(module, p) for p in prefixes):
@@ -45,37 +42,6 @@ def codec_of(module: str) -> str | None:
     if parts[:2] == ["engine", "codecs"] and len(parts) > 3:
         return parts[2]
     return None
-
-
-def source_modules() -> dict[str, str]:
-    """Dotted module name -> source, for every .py under engine/ and bindings/."""
-    out = {}
-    for top in ("engine", "bindings"):
-        for path in sorted((ROOT / top).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts.pop()
-            out[".".join(parts)] = path.read_text()
-    return out
-
-
-def imported(source: str, known: set[str]) -> set[str]:
-    """Internal modules a source imports anywhere in its body (lazy imports inside functions included).
-
-    `from engine import models` imports the module engine.models; `from bindings import Batch` imports
-    bindings. A relative import comes back as "." + its text, to be rejected: imports here are absolute.
-    """
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level:
-            found.add("." * node.level + (node.module or ""))
-        elif isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                name = f"{node.module}.{alias.name}"
-                found.add(name if name in known else node.module)
-    return {m for m in found if m.startswith(".") or m.split(".")[0] in ("engine", "bindings")}
 
 
 def violations(modules: dict[str, str]) -> list[str]:

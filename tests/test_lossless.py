@@ -7,8 +7,9 @@ import pytest
 from engine.cli.cli import main
 from engine.codecs.container import Container
 from engine.codecs.item import Item
-from engine.codecs.lossless.codec import DecodeError, ProfileRefused, unpack_payload
-from engine.codecs.lossless.coder import Decoder
+from engine.codecs.lossless.codec import unpack_payload
+from engine.codecs.lossless.errors import DecodeError, ProfileRefused
+from engine.codecs.lossless.arithmetic import Decoder
 from engine.codecs.lossless.stream import decode_all
 
 from texts import LANDLORD
@@ -56,7 +57,7 @@ def test_any_text_comes_back_byte_for_byte(engine):
 
 def test_each_memory_is_reported_the_moment_its_code_is_complete(engine):
     """Short memories finish first: their events come before the long one's, each once, with the returned record."""
-    from engine.codecs.lossless.knob import SelectiveCodec
+    from engine.codecs.lossless.selective_codec import SelectiveCodec
 
     items = [Item(str(k), t) for k, t in enumerate([LANDLORD, "x", TRICKY[0], memories(1)[0]])]
     events = []

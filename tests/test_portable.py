@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.codecs.item import Item
-from engine.codecs.lossless.knob import SelectiveCodec
+from engine.codecs.lossless.selective_codec import SelectiveCodec
 from engine.codecs.profiles import PORTABLE_KERNELS, REFERENCES
 from engine.codecs.record import Record
 from engine.core import cpu

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from engine.cli.cli import main
-from engine.codecs.lossless.codec import ProfileRefused
+from engine.codecs.lossless.errors import ProfileRefused
 from engine.codecs.lossless.priming import PRIMING_ID
 from engine.codecs.lossless.profile import Profile, refusal
 from engine.codecs.profiles import PORTABLE_KERNELS, REFERENCES
@@ -64,7 +64,7 @@ def test_an_error_record_reads_back_as_its_error_and_counts_as_failed(tmp_path, 
 
 
 def test_a_regime_child_that_fails_gives_errors_naming_each_record(tmp_path):
-    from engine.codecs.lossless.codec import DecodeError
+    from engine.codecs.lossless.errors import DecodeError
     from engine.codecs.lossless.legacy import decode_elsewhere
 
     records = [Record(i, "lossless", payload=b"\x01", checksum=1, profile=REFERENCES[1]) for i in ("a", "b")]

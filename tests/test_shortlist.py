@@ -137,7 +137,7 @@ def test_s1_frequencies_are_the_same_bits_on_numpy_s_baseline_code_and_one_blas_
     import sys
     from pathlib import Path
 
-    from engine.codecs.lossless import coder
+    from engine.codecs.lossless import arithmetic
 
     codec = lossless_engine.compressor
     first = codec.primed.first_hidden
@@ -149,7 +149,7 @@ def test_s1_frequencies_are_the_same_bits_on_numpy_s_baseline_code_and_one_blas_
     full = P.full_frequencies(model.matrix, q[:2], scale[:2])
     np.save(tmp_path / "h.npy", hidden)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OPENBLAS_NUM_THREADS": "1",
-           "NPY_DISABLE_CPU_FEATURES": " ".join(coder.numpy_active_targets())}
+           "NPY_DISABLE_CPU_FEATURES": " ".join(arithmetic.numpy_active_targets())}
     subprocess.run([sys.executable, "-c", CHILD, str(codec.runner.model.path), codec.model_sha, str(tmp_path / "h.npy"),
                     str(tmp_path / "base.npy"), str(tmp_path / "full.npy")], env=env, check=True, timeout=300)
     assert np.load(tmp_path / "base.npy").tobytes() == here.tobytes()

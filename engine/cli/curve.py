@@ -43,7 +43,7 @@ def _timed(fn, *args, **kwargs):
 def curve(corpus: str, qa: str, ratios: list[float], summary_ratios: list[float], runner_config,
           limit: int | None = None, lossless_model: str | None = None, summary_model: str | None = None) -> list[Point]:
     from engine.api import Engine
-    from engine.codecs.lossless.knob import SelectiveCodec
+    from engine.codecs.lossless.selective_codec import SelectiveCodec
 
     rows = load_corpus(corpus, limit)
     items = [Item(r["_id"], r["_text"]) for r in rows]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from engine.codecs.container import record_size
 from engine.codecs.item import Item
-from engine.codecs.record import Record
+from engine.codecs.record import Record, zstd_text
 
 BUNDLED = Path(__file__).resolve().parent / "data" / "demo.jsonl"  # ships inside the package; written for semzip
 KNOB_RATIO = 16.0
@@ -50,7 +50,7 @@ def _timed(fn, *args):
 
 
 def _zstd(items: list[Item]) -> Mode:
-    from engine.codecs.zstd import zstd_record, zstd_text
+    from engine.codecs.zstd import zstd_record
 
     records, store_s = _timed(lambda: [zstd_record(it) for it in items])
     texts, back_s = _timed(lambda: [zstd_text(r) for r in records])
@@ -60,7 +60,7 @@ def _zstd(items: list[Item]) -> Mode:
 def _coded(items: list[Item], runner_config) -> list[Mode]:
     """Lossless and the ratio knob from one engine: the knob reuses the lossless pass's per-token bits."""
     from engine.api import Engine
-    from engine.codecs.lossless.knob import SelectiveCodec
+    from engine.codecs.lossless.selective_codec import SelectiveCodec
 
     with Engine(None, runner_config, mode="lossless") as engine:
         (exact, bits), store_s = _timed(lambda: engine.compressor.compress(items, with_bits=True))

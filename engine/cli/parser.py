@@ -6,11 +6,26 @@ import argparse
 from engine.cli.config import add_setting_flags
 
 
+class _PrintVersion(argparse.Action):
+    """--version: composed only when asked, so building the parser for another command imports no codec."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from engine.cli.version import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser(handlers: dict) -> argparse.ArgumentParser:
     # allow_abbrev=False everywhere: `--mode` must never be taken for `--model`.
     p = argparse.ArgumentParser(prog="semzip", description="Compress agent memories with a local LLM (llama.cpp, in-process).",
                                 allow_abbrev=False)
     p.add_argument("-v", "--verbose", action="store_true", help="log llama.cpp and engine details")
+    p.add_argument("--version", action=_PrintVersion, help="semzip's and llama-cpp-python's versions, and the lossless "
+                   "profiles this release reads and writes")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:

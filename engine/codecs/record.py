@@ -16,6 +16,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+import zstandard
+
 from engine.codecs import base93
 from engine.codecs.profiles import reference, registered
 from engine.errors import InputError
@@ -172,6 +174,17 @@ class StoredError(ValueError):
     """An error record read back: its input line could not be stored, so there is no memory to give back."""
 
 
+def zstd_text(rec: Record) -> str:
+    """A zstd record's text; ValueError when the payload is corrupt or does not match its checksum."""
+    try:
+        data = zstandard.ZstdDecompressor().decompress(rec.payload)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"record {rec.id!r}: corrupt zstd payload ({exc})") from None
+    if checksum(data) != rec.checksum:
+        raise ValueError(f"record {rec.id!r}: the decompressed text does not match its checksum")
+    return data.decode("utf-8")
+
+
 def render(record: Record) -> str:
     """Readable text from a record alone: deterministic, no model. Coded kinds need their decoder (api.Engine);
     an error record raises StoredError, so a line that was never stored cannot pass for an empty memory."""
@@ -181,8 +194,6 @@ def render(record: Record) -> str:
         raise StoredError(f"record {record.id!r} holds no memory: input line {record.line} was not stored "
                           f"({record.error})")
     if record.kind == "zstd":
-        from engine.codecs.zstd import zstd_text  # imports this module
-
         return zstd_text(record)
     if record.kind in CODED:
         raise ValueError(f"record {record.id!r} is {record.kind}-coded: decode it (Engine.reconstruct), not render")

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 from engine.core.cpu import cpu_info, require_portable_build_cpu
 from engine.core.prefix_states import PrefixStates
@@ -19,9 +18,6 @@ from bindings import (  # noqa: E402
     Batch, Context, ContextError, ContextParams, KVCacheFull, LlamaError, Model, ModelLoadError, ModelParams, Sampler,
     SamplingParams, backend_report, kernel_env,
 )
-
-if TYPE_CHECKING:  # sequence imports SamplingParams from here; at run time the runner only reads its steps
-    from engine.core.sequence import Step
 
 __all__ = [
     "ContextError", "KVCacheFull", "LlamaError", "ModelLoadError", "ModelRunner", "RunnerConfig", "SamplingParams",
@@ -171,8 +167,11 @@ class ModelRunner:
         _PREFIX_STATES.put((*self._states_key, name), np.concatenate(parts))
         self.ctx.set_seq_state(state, seq_id)
 
-    def run(self, steps: list[Step]) -> dict[int, int]:
+    def run(self, steps: list) -> dict[int, int]:
         """One llama_decode over all steps; returns {sequence id: sampled token} for the steps that wanted logits.
+
+        steps: the scheduler's (engine.core.sequence.Step), only read. Not imported, not even for its type: sequence
+        sits over this module (it takes SamplingParams from here, the one way into bindings).
 
         Raises KVCacheFull with the KV memory as it was before the call (llama.h guarantees the restore).
         """

@@ -1,4 +1,4 @@
-"""Memories in, lossless records out, and back: exact text through the model's arithmetic code.
+"""The lossless codec: memories in, lossless records out, and back; exact text through the model's arithmetic code.
 
 A record's payload is, per segment, varint(tokens * 2 + 1 if another segment follows) and, for all but
 the last, varint(code bytes), then the code. Texts longer than one KV stream holds are cut into segments,
@@ -13,25 +13,18 @@ import time
 from engine.codecs import varint
 from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
-from engine.codecs.lossless import shortlist
-from engine.codecs.lossless.coder import CODER_ID as LOGITS_CODER
-from engine.codecs.lossless.coder import CODERS as LOGITS_CODERS
-from engine.codecs.lossless.coder import numpy_targets_beyond_x86_64_v3
-from engine.codecs.lossless.coding import LogitsCoding, ShortlistCoding
+from engine.codecs.lossless import legacy, shortlist
+from engine.codecs.lossless.arithmetic import CODER_ID as LOGITS_CODER
+from engine.codecs.lossless.arithmetic import CODERS as LOGITS_CODERS
+from engine.codecs.lossless.arithmetic import numpy_targets_beyond_x86_64_v3
+from engine.codecs.lossless.errors import DecodeError, ProfileRefused
 from engine.codecs.lossless.priming import PRIMING_TEXT
 from engine.codecs.lossless.profile import PORTABLE_KERNELS, Profile, refusal
 from engine.codecs.lossless.regime import KERNEL_ENV, Regime
+from engine.codecs.lossless.step_coding import LogitsCoding, ShortlistCoding
 from engine.codecs.lossless.stream import PrimedRunner, decode_all, encode_all
 from engine.codecs.lossless.tokens import ExactTokenizer
 from engine.codecs.record import Record, checksum
-
-
-class DecodeError(ValueError):
-    """A record that cannot be decoded to its checksum: corrupt, truncated, or coded under other numerics."""
-
-
-class ProfileRefused(DecodeError):
-    """A record whose numerics profile this engine cannot reproduce (another model, kernel set or release)."""
 
 
 def _parsed(profile: str | None) -> Profile | None:
@@ -217,11 +210,10 @@ class LosslessCodec:
             except UnicodeDecodeError:
                 out[i] = DecodeError(f"record {rec.id!r}: decoded bytes are not UTF-8")
         for regime_id, which in elsewhere.items():
-            from engine.codecs.lossless.legacy import decode_elsewhere
-
             env = {"NPY_DISABLE_CPU_FEATURES": " ".join(wide_numpy)} if regime_id == self.regime.id else None
-            texts = decode_elsewhere([records[i] for i in which], regime_id, self.runner.model.path,
-                                     self.profile.model_sha, self.profile.kernels, self.runner.config.n_threads, env)
+            texts = legacy.decode_elsewhere([records[i] for i in which], regime_id, self.runner.model.path,
+                                            self.profile.model_sha, self.profile.kernels, self.runner.config.n_threads,
+                                            env)
             for i, text in zip(which, texts):
                 out[i] = text
         return out  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.codecs.lossless.coder import CODER_ID
+from engine.codecs.lossless.arithmetic import CODER_ID
 from engine.codecs.lossless.priming import PRIMING_ID
 from engine.codecs.lossless.regime import REGIME_ID
 from engine.codecs.profiles import PORTABLE_KERNELS

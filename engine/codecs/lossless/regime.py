@@ -24,8 +24,10 @@ by the self-test, and in tests/test_lossless.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.core.runner import RunnerConfig
+if TYPE_CHECKING:  # importing the runner loads llama.cpp; the regimes' names are read without it (semzip --version)
+    from engine.core.runner import RunnerConfig
 
 CAPTURE = "result_norm"  # ggml's name for the final hidden state of each output row (after the last norm)
 REGIME_ID = "r2"  # this release's regime: bumps when the rules above change; part of every record's numerics profile
@@ -69,6 +71,8 @@ class Regime:
 
     def runner_config(self, num_slots: int, n_gpu_layers: int = 0, n_threads: int = 0) -> RunnerConfig:
         """Context settings that keep every decode inside the regime; one more stream holds the priming text."""
+        from engine.core.runner import RunnerConfig
+
         return RunnerConfig(
             n_gpu_layers=n_gpu_layers, n_threads=n_threads, num_slots=num_slots,
             n_ctx=(num_slots + 1) * self.stream_tokens, n_batch=self.rows_per_decode, n_ubatch=self.rows_per_decode,

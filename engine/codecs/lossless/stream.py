@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.codecs.lossless.coder import Decoder, Encoder
+from engine.codecs.lossless.arithmetic import Decoder, Encoder
 from engine.codecs.lossless.lanes import plan_batch
 from engine.codecs.lossless.regime import Regime
 
@@ -101,7 +101,7 @@ class _Lane:
 
 
 def encode_all(primed: PrimedRunner, streams: list[list[int]], coding, with_bits: bool = False, on_stream=None):
-    """Code each token list with coding (coding.py); returns the codes (and, with_bits, each token's surprisal in
+    """Code each token list with coding (step_coding.py); returns the codes (and, with_bits, each token's surprisal in
     bits).
 
     on_stream(index, code, bits) hears each stream the moment its code is complete (streams finish in any order).

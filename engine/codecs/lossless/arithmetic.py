@@ -1,4 +1,5 @@
-"""Arithmetic (range) coding of token ids under the model's next-token distributions, with constriction.
+"""The arithmetic (range) coder: token ids to bytes and back under the model's next-token distributions
+(constriction), and how coders c1 and c2 turn a row of logits into those distributions.
 
 The probability of every vocabulary entry is built from the logits row the same way on both sides and handed
 unnormalised to constriction's categorical model (perfect=False: its fast quantisation to 24-bit integer

@@ -1,4 +1,5 @@
-"""How a step's model outputs become code: one object per coder, shared by the batched encoder and decoder.
+"""A coder's per-step arithmetic: how one decode step's model outputs become code (arithmetic.py's Encoder) and
+back, one object per coder, shared by the batched encoder and decoder.
 
 LogitsCoding (coders c1, c2) builds every vocabulary entry's probability from llama.cpp's logits;
 ShortlistCoding (coder s1, shortlist.py) takes the final hidden states and codes over a shortlist with an
@@ -13,7 +14,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from engine.codecs.lossless import projection as P
-from engine.codecs.lossless.coder import probabilities
+from engine.codecs.lossless.arithmetic import probabilities
 from engine.codecs.lossless.shortlist import SegmentList, ShortlistModel
 
 

@@ -1,4 +1,5 @@
-"""The ratio knob above lossless: keep a memory's most informative spans, verbatim and in order, code them exactly.
+"""Which spans of a memory the ratio knob keeps: cut the text into spans, weigh each, keep the best per bit,
+verbatim and in order (selective_codec.py codes what is kept).
 
 A memory is cut into spans: date lines, speaker labels, and clauses (sentences cut at commas,
 semicolons and dashes). Each span costs the bits the model spent on its tokens in the lossless pass

@@ -1,5 +1,5 @@
-"""The ratio knob (`--ratio R`): a memory whose exact record is too large keeps its most informative spans, coded
-exactly like a lossless memory (selective.py chooses the spans; codec.py codes them)."""
+"""The ratio knob's codec (`--ratio R`): a lossless record that fits bytes / R as it is, else a "kept" record of the
+memory's most informative spans (spans.py chooses them; codec.py codes them), re-cut until it fits."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,13 +7,14 @@ import time
 
 from engine.codecs.events import ItemDone, OnItemDone, ignore
 from engine.codecs.item import Item
-from engine.codecs.lossless.codec import DecodeError, LosslessCodec
+from engine.codecs.lossless.codec import LosslessCodec
+from engine.codecs.lossless.errors import DecodeError
 from engine.codecs.record import Record
 
 
 class SelectiveCodec:
     """The ratio knob: a memory whose lossless record fits bytes / ratio is stored exactly; a larger one keeps
-    its most informative spans (selective.py), coded the same way, re-cut until its record fits."""
+    its most informative spans (spans.py), coded the same way, re-cut until its record fits."""
 
     ROUNDS = 4  # codings of the kept text at most
     CLOSE = 0.92  # a record within this share of its target stops the search
@@ -37,7 +38,7 @@ class SelectiveCodec:
         exact record fits, after the re-cut that fits for the others.
         """
         from engine.codecs.container import record_size
-        from engine.codecs.lossless import selective
+        from engine.codecs.lossless.spans import kept_text, select, split_spans, weigh
 
         t0 = time.perf_counter()
         fired: set[int] = set()
@@ -63,9 +64,9 @@ class SelectiveCodec:
             target = len(item.text.encode()) / self.ratio
             if rec.kind != "lossless" or record_size(rec) <= target:
                 continue
-            spans = selective.split_spans(item.text)
+            spans = split_spans(item.text)
             pieces = [self.tokenizer.model.token_to_piece(t) for t in self.tokenizer.encode(item.text)]
-            selective.weigh(item.text, spans, pieces, bits[i])
+            weigh(item.text, spans, pieces, bits[i])
             payload_bits = max(target - (record_size(rec) - len(rec.payload)), 0) * 8
             kept = payload_bits / max(sum(bits[i]), 1)
             # Dropped spans take their context with them: measured on LoCoMo, the kept text codes 1.2x (half
@@ -75,8 +76,7 @@ class SelectiveCodec:
             if not plans:
                 break
             order = list(plans)
-            kept_items = [Item(items[i].id, selective.kept_text(items[i].text, plans[i][0],
-                                                                  selective.select(plans[i][0], plans[i][2])),
+            kept_items = [Item(items[i].id, kept_text(items[i].text, plans[i][0], select(plans[i][0], plans[i][2])),
                                meta=items[i].meta, line=items[i].line) for i in order]
             for i, rec in zip(order, self.codec.compress(kept_items)):
                 rec.kind = "kept" if rec.kind == "lossless" else rec.kind
