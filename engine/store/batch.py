@@ -14,38 +14,47 @@ from engine.store import values
 from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
 from engine.store.filters import check_filter
-from engine.store.ops import READS, WRITES, Delete, DeleteNamespace, Get, ListKeys, ListNamespaces, Put, Search
+from engine.store.ops import WRITES, Delete, DeleteNamespace, Get, ListKeys, ListNamespaces, Put, Search
 from engine.store.search import rank
 from engine.store.sql import KeyDelete, PrefixDelete
 
 
 def run_batch(core: StoreCore, ops: list) -> list:
     """A result per op, in order (see ops.py for each op's)."""
-    for n, op in enumerate(ops):
-        if not isinstance(op, READS + WRITES):
-            raise InvalidMemoryError(f"operation {n} of the batch: not a store operation ({type(op).__name__})")
-    gets = {n: _checked_key(op.namespace, op.key) for n, op in enumerate(ops) if isinstance(op, Get)}
-    for op in ops:
-        if isinstance(op, Search):
+    gets: dict[int, tuple[str, str]] = {}
+    searches, listings, written = [], [], []
+    for n, op in enumerate(ops):  # every op checked before anything is read or written
+        if isinstance(op, Get):
+            gets[n] = _checked_key(op.namespace, op.key)
+        elif isinstance(op, WRITES):
+            written.append(n)
+        elif isinstance(op, Search):
             values.check_namespace(op.namespace_prefix, allow_empty=True)
             check_filter(op.filter)
-        elif isinstance(op, ListKeys):
-            values.check_namespace(op.namespace)
-    writes, write_ops = _writes(core, ops)
+            searches.append(n)
+        elif isinstance(op, (ListKeys, ListNamespaces)):
+            if isinstance(op, ListKeys):
+                values.check_namespace(op.namespace)
+            listings.append(n)
+        else:
+            raise InvalidMemoryError(f"operation {n} of the batch: not a store operation ({type(op).__name__})")
+    writes, write_ops = _writes(core, [(n, ops[n]) for n in written]) if written else ([], [])
     results: list = [None] * len(ops)
-    _answer_gets(core, ops, gets, results)
-    _answer_searches(core, ops, results)
+    if gets:
+        _answer_gets(core, ops, gets, results)
+    if searches:
+        _answer_searches(core, [(n, ops[n]) for n in searches], results)
     now = time.time()
-    for n, op in enumerate(ops):
+    for n in listings:
+        op = ops[n]
         if isinstance(op, ListKeys):
             ns = values.join(values.check_namespace(op.namespace))
             results[n] = [t[2] for t in core.db.scan(ns, now) if t[1] == ns][op.offset : op.offset + op.limit]
-        elif isinstance(op, ListNamespaces):
+        else:
             found = (values.split(ns) for ns in core.db.namespaces(now))
             results[n] = nsmod.select(found, list(op.conditions), op.max_depth, op.limit, op.offset)
     if writes:
-        counts = core.commit(writes)
-        for n, count in zip(write_ops, counts):
+        for n, count in zip(write_ops, core.commit(writes)):
             if isinstance(ops[n], Delete):
                 results[n] = count > 0
             elif isinstance(ops[n], DeleteNamespace):
@@ -58,39 +67,35 @@ def _checked_key(namespace, key) -> tuple[str, str]:
     return values.join(ns), values.check_key(ns, key)
 
 
-def _writes(core: StoreCore, ops: list) -> tuple[list, list[int]]:
-    """(the writes to commit, in order: rows, key and prefix deletes; the op index of each)."""
+def _writes(core: StoreCore, ops: list[tuple[int, object]]) -> tuple[list, list[int]]:
+    """(the writes to commit, in order: rows, key and prefix deletes; the batch's op index of each)."""
     later: set[tuple[str, str]] = set()
-    kept: list[int] = []
-    for n in range(len(ops) - 1, -1, -1):  # from the end: a put is dropped when its key is written again later
-        op = ops[n]
+    kept: list[tuple[int, object]] = []
+    for n, op in reversed(ops):  # from the end: a put is dropped when its key is written again later
         if isinstance(op, (Put, Delete)):
             key = _checked_key(op.namespace, op.key)
             if isinstance(op, Put) and key in later:
                 continue
             later.add(key)
-            kept.append(n)
-        elif isinstance(op, DeleteNamespace):
+            kept.append((n, op))
+        else:
             values.check_namespace(op.namespace)
-            kept.append(n)
+            kept.append((n, op))
     kept.reverse()
-    rows = iter(core.hot_rows([ops[n] for n in kept if isinstance(ops[n], Put)]))
+    rows = iter(core.hot_rows([op for _, op in kept if isinstance(op, Put)]))
     writes = []
-    for n in kept:
-        op = ops[n]
+    for _, op in kept:
         if isinstance(op, Put):
             writes.append(next(rows))
         elif isinstance(op, Delete):
             writes.append(KeyDelete(*_checked_key(op.namespace, op.key)))
         else:
             writes.append(PrefixDelete(values.join(values.check_namespace(op.namespace))))
-    return writes, kept
+    return writes, [n for n, _ in kept]
 
 
 def _answer_gets(core: StoreCore, ops: list, gets: dict[int, tuple[str, str]], results: list) -> None:
     """Every get of the batch: its rows fetched per namespace, decoded together, TTLs refreshed where asked."""
-    if not gets:
-        return
     now = time.time()
     by_ns: dict[str, set[str]] = {}
     for ns, key in gets.values():
@@ -104,13 +109,11 @@ def _answer_gets(core: StoreCore, ops: list, gets: dict[int, tuple[str, str]], r
         results[n] = memories.get(w)
 
 
-def _answer_searches(core: StoreCore, ops: list, results: list) -> None:
+def _answer_searches(core: StoreCore, searches: list[tuple[int, Search]], results: list) -> None:
     """Every search of the batch, the queries that need the store's embedding embedded in one call."""
-    searches = [n for n, op in enumerate(ops) if isinstance(op, Search)]
-    to_embed = [n for n in searches if ops[n].query and ops[n].query_vector is None]
-    vecs = dict(zip(to_embed, core.embedder([ops[n].query for n in to_embed]))) if to_embed else {}
-    for n in searches:
-        op = ops[n]
+    to_embed = [(n, op.query) for n, op in searches if op.query and op.query_vector is None]
+    vecs = dict(zip([n for n, _ in to_embed], core.embedder([q for _, q in to_embed]))) if to_embed else {}
+    for n, op in searches:
         vector = op.query_vector if op.query_vector is not None else vecs.get(n)
         results[n] = rank(core, values.check_namespace(op.namespace_prefix, allow_empty=True), vector, op.filter,
                           op.limit, op.offset, op.refresh_ttl, op.decode)

@@ -71,7 +71,6 @@ class ListNamespaces:
 
 
 Op = Get | Put | Delete | DeleteNamespace | Search | ListKeys | ListNamespaces
-READS = (Get, Search, ListKeys, ListNamespaces)
 WRITES = (Put, Delete, DeleteNamespace)
 
-__all__ = ["Get", "Put", "Delete", "DeleteNamespace", "Search", "ListKeys", "ListNamespaces", "Op", "READS", "WRITES"]
+__all__ = ["Get", "Put", "Delete", "DeleteNamespace", "Search", "ListKeys", "ListNamespaces", "Op", "WRITES"]
