@@ -11,7 +11,7 @@ PORTABLE_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_
 	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
 	-DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: install model demo test test-services portable-cmake-args vulkan-test bench bench-server clean
+.PHONY: install model demo test test-services portable-cmake-args vulkan-test bench bench-server results clean
 
 install: $(VENV)/.installed
 
@@ -60,6 +60,10 @@ bench: model
 # llama.cpp's own llama-server (built from the vendored source on first use) against `semzip compress`
 bench-server: model
 	$(PY) bench/bench_server.py --n 64
+
+# bench/RESULTS.md and README.md's results block from bench/results/*.jsonl (the bench scripts append to them)
+results:
+	$(PY) -m bench.report
 
 clean:
 	rm -rf $(VENV) build *.egg-info

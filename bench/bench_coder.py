@@ -24,11 +24,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import load_jsonl, machine, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 CHILD = """
 import sys
 import numpy as np
-from engine.codecs.lossless import coder
+from engine.codecs.lossless import arithmetic as coder
 logits = np.load(sys.argv[1])
 for c in ("c1", "c2"):
     np.save(sys.argv[2] + c + ".npy", coder.probabilities(logits, coder=c))
@@ -45,7 +46,7 @@ def main() -> None:
     from engine.api import Engine
     from engine.codecs.container import record_size
     from engine.codecs.item import Item
-    from engine.codecs.lossless import coder, stream
+    from engine.codecs.lossless import arithmetic as coder, stream
     from engine.codecs.lossless.codec import LosslessCodec
     from engine.core.runner import RunnerConfig
 
@@ -77,6 +78,11 @@ def main() -> None:
                 sizes[c] = sum(record_size(r) for r in records)
                 rows.append([name, c, len(texts), raw, sizes[c], f"{raw / sizes[c]:.3f}",
                              f"{(sizes[c] / sizes['c1'] - 1) * 100:+.2f}%" if c != "c1" else "-", f"{enc:.0f}"])
+            record(f"coder c2's extra bytes over c1, {name}", (sizes["c2"] / sizes["c1"] - 1) * 100, "%",
+                   area="portability", dataset=f"{name}, first {len(texts)} texts ({raw:,} bytes)",
+                   settings=f"{eng.model_path.name}, both coders on one engine in one run, every record decoded "
+                            "back exactly",
+                   note=f"c1 {sizes['c1']:,} and c2 {sizes['c2']:,} bytes ({raw / sizes['c2']:.3f}x)")
         first = base.primed.first_logits.reshape(1, -1)
     stream.PrimedRunner.step = real_step
     print(f"{machine()}; numpy {np.__version__}, dispatched here: {' '.join(coder.numpy_active_targets()) or 'none'}")
@@ -99,6 +105,12 @@ def main() -> None:
             differ = np.count_nonzero(here.view(np.uint32) != there.view(np.uint32))
             table.append([c, f"{len(logits)} x {logits.shape[1]}", f"{differ:,}",
                           "same bits" if differ == 0 else "OTHER BITS"])
+    differ = {row[0]: int(row[2].replace(",", "")) for row in table}
+    record("coder c1's probabilities that differ on numpy's baseline code", 100 * differ["c1"] / logits.size, "%",
+           area="portability", dataset=f"{len(logits)} logits rows x {logits.shape[1]:,} (the priming text's last "
+                                       "and real coding steps)",
+           settings=f"numpy {np.__version__}, its {' '.join(targets)} code here against NPY_DISABLE_CPU_FEATURES in "
+                    "a child process", note=f"{differ['c1']:,} values differ; coder c2: {differ['c2']:,}")
     print(f"probabilities on numpy's {' '.join(targets)} code (here) against its baseline (a child):")
     print_table(["coder", "rows x vocabulary", "values that differ", ""], table)
 

@@ -31,7 +31,7 @@ GEMMA = Path.home() / ".cache/semzip/models/gemma-3-270m-q4_k_m.gguf"
 
 def capture(args) -> None:
     import bindings  # noqa: F401  (sets ggml's matmul switches before llama.cpp loads)
-    from engine.codecs.lossless.coder import probabilities
+    from engine.codecs.lossless.arithmetic import probabilities
     from engine.codecs.lossless.priming import PRIMING_TEXT
     from engine.codecs.lossless.regime import Regime
     from engine.codecs.lossless.tokens import ExactTokenizer

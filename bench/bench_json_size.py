@@ -52,6 +52,14 @@ def main() -> None:
                      f"{text / szr:.2f}x", f"{text / v3:.2f}x", f"{text / v2:.2f}x"])
     print_table(["container", "records", ".szr B", "JSON v3 B", "v3/.szr", "JSON v2 B", "v2/.szr", "ratio .szr",
                  "ratio v3", "ratio v2"], rows)
+    from bench.results import record
+
+    for path, row in zip(args.containers, rows):
+        kinds = {r.kind for r in Container(path)}
+        record(f"JSON lines against .szr, {'--ratio' if 'kept' in kinds else 'lossless'} records", float(row[4]), "x",
+               area="portability", dataset=f"{row[1]} records of {Path(args.corpus).name} ({path})",
+               settings="format 3 JSON lines against the container", note=f"{row[2]:,} .szr bytes, {row[3]:,} in JSON "
+               f"lines; format 2's JSON lines {row[6]}x (ratios .szr / v3 / v2 {row[7]} / {row[8]} / {row[9]})")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,17 @@ def main() -> None:
           f"{raw} bytes; single reads: the {len(singles)} longest ({', '.join(str(tokens[i]) for i in singles)} tokens)")
     print_table(["lane tokens", "bytes", "ratio", "vs none", "lanes (single)", "single p50 s", "single max s",
                  "encode tok/s"], rows)
+    from bench.results import record
+
+    none = next((r for r in rows if r[0] == "none"), None)
+    for r in rows if none else ():
+        if r[0] != "none":
+            record(f"lanes of {r[0]} tokens, one read's speed-up", float(none[5]) / float(r[5]), "x", area="codec",
+                   dataset=f"{len(texts)} dev texts ({args.n} LoCoMo, {args.dialogsum} DialogSum); single reads: "
+                           f"the {len(singles)} longest alone",
+                   settings=f"LosslessCodec.lane_tokens = {r[0]} (not the default), {args.slots} slots",
+                   note=f"single read p50 {r[5]} s against {none[5]} s without lanes; {r[1]:,} bytes against "
+                        f"{none[1]:,} ({r[3]})")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ on the same model and threads, for the share of its ceiling.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import statistics
@@ -21,8 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import load_jsonl, machine, peak_rss_mib, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 CORPORA = {"locomo": ("locomo-dev-sessions.jsonl", "text"), "dialogsum": ("dialogsum-dev.jsonl", "dialogue")}
+# the corpus's name in metric names, and what one of its memories is
+NAMES = {"locomo": ("LoCoMo dev", "sessions"), "dialogsum": ("DialogSum dev", "dialogues")}
+
+
+def spent(stats, before) -> tuple:
+    """(tokens, model s, coding s, rows) the codec's CodingStats gained since before, a copy of it."""
+    return tuple(getattr(stats, k) - getattr(before, k) for k in ("num_tokens", "model_s", "coding_s", "num_rows"))
 
 
 def batched_bench(binary: str, model: Path, threads: int, npl: list[int]) -> dict[int, tuple[float, float]]:
@@ -58,20 +67,22 @@ def main() -> None:
     name, field = CORPORA[args.corpus]
     texts = load_jsonl(name, field, args.n)
     t0 = time.perf_counter()
-    engine = Engine(args.model, RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers), mode="lossless")
+    # the decoded-text cache off: the lone reads below would otherwise be answered from it
+    engine = Engine(args.model, RunnerConfig(num_slots=args.slots, n_gpu_layers=args.gpu_layers), mode="lossless",
+                    read_cache_bytes=0)
     startup = time.perf_counter() - t0
     codec = engine.compressor
     stats = codec.primed.stats
-    stats.__init__()
+    before = dataclasses.replace(stats)
     t0 = time.perf_counter()
     records = engine.compress_direct([Item(str(i), t) for i, t in enumerate(texts)])
     enc_s = time.perf_counter() - t0
-    enc = (stats.num_tokens, stats.model_s, stats.coding_s, stats.num_rows)
-    stats.__init__()
+    enc = spent(stats, before)
+    before = dataclasses.replace(stats)
     t0 = time.perf_counter()
     back = engine.decode(records)
     dec_s = time.perf_counter() - t0
-    dec = (stats.num_tokens, stats.model_s, stats.coding_s, stats.num_rows)
+    dec = spent(stats, before)
     exact = sum(b == t for b, t in zip(back, texts))
     singles = []
     for rec in records[: args.single]:
@@ -82,6 +93,7 @@ def main() -> None:
     ratio = bytes_in / sum(record_size(r) for r in records)
     model_name = engine.model_path.name
     threads = engine.runner.ctx.n_threads
+    profile = codec.profile.key
     engine.close()
 
     n = len(texts)
@@ -99,6 +111,17 @@ def main() -> None:
               "startup_s": startup, "encode_per_min": n / enc_s * 60, "encode_tok_s": enc[0] / enc_s,
               "decode_per_min": n / dec_s * 60, "decode_tok_s": dec[0] / dec_s, "exact": exact, "ratio": ratio,
               "coding_ms_per_token": per_token_ms, "single_record_s": singles}
+    corpus, each = NAMES[args.corpus]
+    model = "" if args.model is None else f", {model_name}"  # another model's figures are other metrics
+    dataset = f"{corpus}, first {n} {each} ({bytes_in:,} bytes)"
+    settings = f"{model_name}, profile {profile}, {args.slots} slots, one batch"
+    record(f"lossless ratio, {corpus}{model}", ratio, "x", area="codec", dataset=dataset,
+           settings=settings + "; record bytes, ids 0, 1, 2...", note=f"{exact}/{n} exact")
+    record(f"lossless encode, {corpus}{model}", n / enc_s * 60, f"{each}/min", area="codec", dataset=dataset,
+           settings=settings, note=f"{enc[0] / enc_s:.0f} tokens/s")
+    record(f"lossless decode, {corpus}{model}", n / dec_s * 60, f"{each}/min", area="codec", dataset=dataset,
+           settings=settings, note=f"{dec[0] / dec_s:.0f} tokens/s; one record alone {statistics.median(singles):.1f} "
+                                   f"s median of {len(singles)}")
     if args.batched_bench:
         ceiling = batched_bench(args.batched_bench, Path(engine.model_path), threads, [1, 8, args.slots])
         print("llama-batched-bench (same build, -fa on, 128-token prompts, 64 generated):")
@@ -107,6 +130,15 @@ def main() -> None:
         print(f"share of the ceiling: encode {enc[0] / enc_s / pp:.0%} of prompt processing, decode "
               f"{dec[0] / dec_s / tg:.0%} of generation at {args.slots} sequences")
         result["batched_bench"] = {str(k): v for k, v in ceiling.items()}
+        bb = f"{model_name}, the same build and threads; -fa on, 128-token prompts, 64 generated"
+        record(f"llama-batched-bench generation, {args.slots} sequences", tg, "tokens/s", area="peers",
+               dataset=dataset, settings=bb, note=f"prompt processing {pp:.1f} tokens/s")
+        record("lossless decode against llama-batched-bench's generation", 100 * dec[0] / dec_s / tg, "%",
+               area="peers", dataset=dataset, settings=f"{settings}, {args.slots} sequences",
+               note=f"{dec[0] / dec_s:.0f} of {tg:.0f} tokens/s")
+        record("lossless encode against llama-batched-bench's generation", 100 * enc[0] / enc_s / tg, "%",
+               area="peers", dataset=dataset, settings=f"{settings}, {args.slots} sequences",
+               note=f"{enc[0] / enc_s:.0f} of {tg:.0f} tokens/s; {enc[0] / enc_s / pp:.0%} of its prompt processing")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
 

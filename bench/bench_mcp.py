@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED, machine, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,6 +107,22 @@ def main() -> None:
         ["export, memories/s", rates["export_per_s"]],
         ["import, memories/s (embeddings included)", rates["import_per_s"]],
         ["dump bytes / text bytes", round(rates["dump_bytes"] / text_bytes, 3)]])
+    server = "`semzip mcp STORE --mode zstd` over stdio, the MCP SDK's client; a hot store"
+    for op, tool, what in [("add", "add_memory", f"{len(sessions)} sessions, one call each"),
+                           ("get", "get_memory", f"{len(sessions)} sessions"),
+                           ("search", "search_memories", f"{len(questions)} dev questions, limit 5")]:
+        record(f"MCP {tool} round trip, p50", ms(rt[op], 50), "ms", area="hot", dataset=f"LoCoMo dev: {what}",
+               settings=server, note=f"p95 {ms(rt[op], 95):.1f} ms")
+    record("MCP server start-up to its first answer", rt["first_answer_s"], "s", area="hot",
+           dataset="an empty store", settings=server + "; list_tools",
+           note=f"the first add_memory (loads the embedder) {rt['first_add_s']:.1f} s")
+    dump = f"the MCP run's store: {rates['memories']} memories"
+    record("export of a hot store", rates["export_per_s"], "memories/s", area="hot", dataset=dump,
+           settings="MemoryStore.export, zstd store")
+    record("import into a new store", rates["import_per_s"], "memories/s", area="hot", dataset=dump,
+           settings="MemoryStore.import_, embeddings made again",
+           note=f"the dump against the texts: {rates['dump_bytes']:,} / {text_bytes:,} bytes = "
+                f"{rates['dump_bytes'] / text_bytes:.2f}x")
     if args.json:
         Path(args.json).write_text(json.dumps({"round_trips": rt, "dump": rates}, indent=1) + "\n")
 

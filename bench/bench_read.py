@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import load_jsonl, machine, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 SEMZIP = [sys.executable, "-m", "engine.cli"]
 
@@ -76,6 +77,17 @@ def main() -> None:
         ["whole process (semzip reconstruct --id)", len(whole), f"{pct(whole, 50):.2f}", f"{pct(whole, 95):.2f}",
          f"{max(whole):.2f}"],
     ])
+    text_bytes = sum(len(t.encode()) for t in texts)
+    each = f"{text_bytes / len(texts) / 1000:.1f} KB each"
+    dataset = f"LoCoMo dev, first {len(texts)} sessions ({text_bytes:,} bytes: {each})"
+    record("one session read alone, in-process", pct(inproc, 50), "s", area="codec", dataset=dataset,
+           settings=f"Engine.decode of one record, decoded-text cache off, default settings; p50 of {len(inproc)}",
+           note=f"p95 {pct(inproc, 95):.1f} s")
+    if whole:
+        record("one session read alone, whole process", pct(whole, 50), "s", area="codec",
+               dataset=f"LoCoMo dev, the first {len(whole)} of those sessions",
+               settings=f"`semzip reconstruct FILE.szr --id X`, default settings, model load and the kept self-test "
+                        f"verdict included; p50 of {len(whole)}", note=f"p95 {pct(whole, 95):.1f} s")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,18 @@ def main() -> None:
                          f"{d['encode_s']:.0f}"])
     print(f"{machine()}; bytes vs {base}")
     print_table(["regime", "set", "texts", "text bytes", "record bytes", "ratio", f"vs {base}", "encode s"], rows)
+    from bench.results import record
+
+    for regime, r in results.items():
+        for name in ("LoCoMo", "DialogSum") if regime != base else ():
+            d, b = r[name], results[base][name]
+            extra = 100 * (d["record_bytes"] / b["record_bytes"] - 1)
+            ratios = f"{d['text_bytes'] / d['record_bytes']:.3f}x, {base} {b['text_bytes'] / b['record_bytes']:.3f}x"
+            record(f"regime {regime}'s extra bytes over {base}, {name} dev", extra, "%", area="codec",
+                   dataset=f"{name} dev, first {d['texts']} texts ({d['text_bytes']:,} bytes)",
+                   settings="default settings, one batch under each regime, each in a child process with its matmul "
+                            f"switches (profile {d['profile']})",
+                   note=f"{d['record_bytes']:,} against {b['record_bytes']:,} bytes ({ratios})")
 
 
 if __name__ == "__main__":

@@ -86,6 +86,16 @@ def main() -> None:
     print(f"{machine()}; {Path(args.model).name}; ms per llama_decode (20 steps, mean)")
     print_table(["matmul switches", "rows"] + [f"{k} stream{'s' if k > 1 else ''} x 1" for k in ROWS]
                 + ["prefill 2 x 63"], rows)
+    from bench.results import record
+
+    ms = {(r[0][:2], r[1]): r[2:] for r in rows}  # (regime, rows) -> ms at each of ROWS streams, then the prefill
+    r2, r1, bare = ms[("r2", "with logits")], ms[("r1", "with logits")], ms[("r2", "no projection")]
+    record("decode step, 1 stream x 1 token, with logits", float(r2[0]), "ms", area="codec",
+           dataset=f"{Path(args.model).name}, one token to one stream after 70 tokens of context, beside a padding "
+                   "stream", settings="regime r2 (ggml's tiled kernel off)",
+           note=f"regime r1 (tiled forced) {r1[0]} ms: r2 {float(r1[0]) / float(r2[0]):.1f}x; without the output "
+                f"projection {bare[0]} ms (r1 {ms[('r1', 'no projection')][0]}); 32 streams x 1 token {r2[4]} ms "
+                f"(r1 {r1[4]}); prefill 2 x 63 tokens {r2[5]} ms (r1 {r1[5]})")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import SHARED, machine, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 
 def _dev():
@@ -41,17 +43,23 @@ def _dev():
 
 
 def _half_codec(base, model_sha: str, train: list[str]):
-    """An s1 codec over the same runner whose shortlist is every token of the training half (sorted ids)."""
+    """An s1 codec over the same runner whose shortlist is every token of the training half (sorted ids): its
+    coding(), which every encode and decode asks for the coder's coding object, hands out one over that list."""
     from engine.codecs.lossless.codec import LosslessCodec
-    from engine.codecs.lossless.coding import ShortlistCoding
+    from engine.codecs.lossless.step_coding import ShortlistCoding
     from engine.codecs.lossless.shortlist import ShortlistModel
 
     counts = collections.Counter()
     for text in train:
         counts.update(base.tokenizer.encode(text))
-    codec = LosslessCodec(base.runner, model_sha, base.profile.kernels, base.regime, coder="s1")
     model = ShortlistModel(base.runner.model.path, model_sha, ids=np.array(sorted(counts), dtype=np.int64))
-    codec._codings["s1"] = ShortlistCoding(codec.primed, model)
+
+    class HalfListCodec(LosslessCodec):
+        def coding(self, coder: str):
+            return half if coder == "s1" else super().coding(coder)
+
+    codec = HalfListCodec(base.runner, model_sha, base.profile.kernels, base.regime, coder="s1")
+    half = ShortlistCoding(codec.primed, model)
     return codec, len(counts)
 
 
@@ -68,13 +76,14 @@ def _size(records) -> int:
 
 
 def _decode_timed(codec, records):
+    """(texts, wall s, tokens, model s, coding s, model steps) of one decompress call."""
     st = codec.primed.stats
-    st.model_s = st.coding_s = 0.0
-    st.num_tokens = st.num_decodes = 0
+    was = dataclasses.replace(st)
     t = time.perf_counter()
     out = codec.decompress(records)
     wall = time.perf_counter() - t
-    return out, wall, st.num_tokens, st.model_s, st.coding_s, st.num_decodes
+    return (out, wall, st.num_tokens - was.num_tokens, st.model_s - was.model_s, st.coding_s - was.coding_s,
+            st.num_decodes - was.num_decodes)
 
 
 def main() -> None:
@@ -102,6 +111,7 @@ def main() -> None:
         codecs["s1"].compress(_items(["warm up"]))  # the output matrix and the shortlist load once per process
         half, half_size = _half_codec(base, eng.model_sha, train)
         half.compress(_items(["warm up"]))
+        s1 = f"{eng.model_path.name}, profile {base.profile.key}"
 
         if "heldout" in sections:
             texts = test_lo[: args.heldout_locomo] + test_ds[: args.heldout_dialogsum]
@@ -118,6 +128,13 @@ def main() -> None:
             print(f"\nheld-out: {args.heldout_locomo} LoCoMo sessions of the other conversations + "
                   f"{args.heldout_dialogsum} odd DialogSum dialogues")
             print_table(["coder", "texts", "text bytes", "record bytes", "ratio", "vs c2", "encode s"], rows)
+            c2_b, s1_b = sizes.values()
+            record("s1's extra bytes over c2, held-out texts", (s1_b / c2_b - 1) * 100, "%", area="codec",
+                   dataset=f"{args.heldout_locomo} LoCoMo dev sessions of the other conversations + "
+                           f"{args.heldout_dialogsum} odd DialogSum dev dialogues ({raw:,} bytes)",
+                   settings=f"{s1} with a half-list of {half_size:,} tokens (built from the other half of the dev "
+                            f"sets) against c2",
+                   note=f"c2 {c2_b:,} bytes ({raw / c2_b:.3f}x), s1 {s1_b:,} ({raw / s1_b:.3f}x)")
 
         if "lone" in sections:
             texts = test_lo[: args.lone]
@@ -139,6 +156,17 @@ def main() -> None:
                              f"{c2_ms / (wall / n):.2f}x"])
             print(f"\nlone reads: {args.lone} held-out LoCoMo sessions, each coded then decoded alone (interleaved)")
             print_table(["coder", "sessions", "tokens", "ms/token", "model ms/step", "coder ms/token", "vs c2"], rows)
+            figs = {r[0]: r for r in rows}  # coder -> [name, sessions, tokens, ms/token, model ms/step, ...]
+            lone = dict(area="codec", dataset=f"{args.lone} held-out LoCoMo dev sessions ({figs['s1'][2]:,} tokens), "
+                                              "each coded then decoded alone")
+            record("lone read, ms per token", float(figs["s1"][3]), "ms",
+                   settings=f"{s1}, the shipped shortlist; one stream beside a padding stream, coders interleaved",
+                   note=f"coder c2 {figs['c2'][3]} ms (s1 {figs['s1'][6]}); the model's step {figs['s1'][4]} ms "
+                        f"(c2 {figs['c2'][4]}), the coder {figs['s1'][5]} ms a token (c2 {figs['c2'][5]})", **lone)
+            record("lone read with held-out escapes, ms per token", float(figs["s1 half-list"][3]), "ms",
+                   settings=f"{s1} with the half-list, so the sessions' rare tokens escape as held-out text's would",
+                   note=f"{figs['s1 half-list'][6]} faster than c2 ({figs['c2'][3]} ms); the model's step "
+                        f"{figs['s1 half-list'][4]} ms, the coder {figs['s1 half-list'][5]} ms a token", **lone)
 
         if "batch" in sections:
             texts = [r["text"] for r in lo[: args.batch]]
@@ -157,6 +185,19 @@ def main() -> None:
             print(f"\nbatch: the first {args.batch} LoCoMo dev sessions (in the shipped shortlist's data), 32 slots")
             print_table(["coder", "sessions", "text bytes", "record bytes", "ratio", "encode s", "encoded/min",
                          "decode s", "decoded/min", "decode model / coder s"], rows)
+            c2, s1r = rows  # [coder, sessions, text bytes, record bytes, ratio, enc s, enc/min, dec s, dec/min, ...]
+            batch = dict(area="codec", settings=f"{s1}, 32 slots")
+            record("lossless ratio, LoCoMo dev", raw / s1r[3], "x", area="codec",
+                   settings=f"{s1}, 32 slots, one batch; record bytes, ids 0-{len(texts) - 1}",
+                   dataset=f"LoCoMo dev, first {len(texts)} sessions ({raw:,} bytes)",
+                   note=f"{s1r[3]:,} record bytes, coder c2 in the same run {c2[3]:,} (s1 {s1r[3] / c2[3] - 1:+.1%})")
+            record("lossless encode, LoCoMo dev", float(s1r[6]), "sessions/min", **batch,
+                   dataset=f"LoCoMo dev, first {len(texts)} sessions ({raw:,} bytes), coded together",
+                   note=f"coder c2 in the same run {c2[6]} (s1 {float(s1r[6]) / float(c2[6]):.2f}x)")
+            record("lossless decode, LoCoMo dev", float(s1r[8]), "sessions/min", **batch,
+                   dataset=f"LoCoMo dev, first {len(texts)} sessions ({raw:,} bytes), decoded together",
+                   note=f"coder c2 in the same run {c2[8]} (s1 {float(s1r[8]) / float(c2[8]):.2f}x); model / coder "
+                        f"{s1r[9]} s (c2 {c2[9]})")
 
         if "cli" in sections:
             from engine.codecs.container import write_container
@@ -185,11 +226,16 @@ def main() -> None:
                                  f"{min(times['c2']) / min(ts):.2f}x"])
             print("\n`semzip reconstruct FILE --id X`, a median LoCoMo dev session, whole processes (two runs each)")
             print_table(["coder", "text bytes", "seconds", "vs c2 (best)"], rows)
+            record("one session read alone, whole process", min(times["s1"]), "s", area="codec",
+                   dataset=f"a median LoCoMo dev session ({len(text.encode()):,} bytes), one record per file",
+                   settings=f"`semzip reconstruct FILE --id X`, {s1}; best of two runs ({rows[1][2]} s), model load "
+                            "and the kept self-test verdict included",
+                   note=f"coder c2: {rows[0][2]} s (s1 {rows[1][3]})")
 
         if "ratio" in sections:
-            from engine.cli.evaluate import _answer_retention, load_corpus
+            from engine.cli.evaluate import answer_retention, load_corpus
             from engine.codecs.container import FOOTER, MAGIC
-            from engine.codecs.lossless.knob import SelectiveCodec
+            from engine.codecs.lossless.selective_codec import SelectiveCodec
 
             rows_in = load_corpus(str(SHARED / "locomo-dev-sessions.jsonl"), args.ratio_sessions)
             texts = [r["_text"] for r in rows_in]
@@ -203,13 +249,19 @@ def main() -> None:
                 out, dec, *_ = _decode_timed(codecs[name], records)
                 framing = (len(MAGIC) + 2 + FOOTER.size) / len(records)
                 sizes = [record_size + framing for record_size in map(lambda r: _size([r]), records)]
-                answers, kept, _ = _answer_retention(rows_in, [o if isinstance(o, str) else "" for o in out], sizes,
+                answers, kept, _ = answer_retention(rows_in, [o if isinstance(o, str) else "" for o in out], sizes,
                                                      str(SHARED / "locomo-dev-qa.jsonl"))
                 rows.append([name, len(texts), f"{raw / sum(sizes):.2f}x", answers, f"{kept:.3f}",
                              f"{len(texts) / enc * 60:.2f}", f"{len(texts) / dec * 60:.2f}"])
             print(f"\n`--ratio 16` records of the first {args.ratio_sessions} LoCoMo dev sessions")
             print_table(["coder", "sessions", "honest ratio", "answers present", "answers kept", "stored/min",
                          "read/min"], rows)
+            c2, s1r = rows  # [coder, sessions, ratio, answers present, kept, stored/min, read/min]
+            record("ratio knob at 16 with coder s1, answers kept", float(s1r[4]), "", area="codec",
+                   dataset=f"LoCoMo dev, first {len(texts)} sessions ({s1r[3]} answers present in the originals)",
+                   settings=f"`--ratio 16` (SelectiveCodec), {s1}; answers kept by `semzip eval`'s rule",
+                   note=f"honest ratio {s1r[2]} (coder c2 {c2[2]}, {c2[4]} kept); stored {s1r[5]} / read {s1r[6]} "
+                        f"sessions/min (c2 {c2[5]} / {c2[6]})")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED, machine, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 K = 5
 
@@ -199,6 +200,19 @@ def main() -> None:
                 [[k, b, a, a - ref, al, ag, ds, ds - ds_ref, first]
                  for k, (b, a, al, ag, ds, first) in table.items()])
     report = {"machine": machine(), "retrieval": table}
+    default = vectors.DEFAULT_SCHEME
+    size, hit, hit_all, agree, ds_hit, ds_first = table[f"{default}/384"]
+    embedder = "all-MiniLM-L6-v2, 160-word windows mean-pooled"
+    record(f"retrieval hit@5, LoCoMo dev QA, {default}", hit, "%", area="hot",
+           dataset=f"LoCoMo dev QA: {len(qa)} questions with evidence sessions, each over its own conversation's "
+                   "sessions", settings=f"{embedder}; {default}: {size} bytes a vector",
+           note=f"float32 {ref:.1f} ({hit - ref:+.1f}); hit@5 all {hit_all:.1f} (f32 {table['f32/384'][2]:.1f}); "
+                f"keeps {agree:.1f}% of float32's top 5")
+    record(f"retrieval @5, DialogSum dev summary to dialogue, {default}", ds_hit, "%", area="hot",
+           dataset=f"DialogSum dev: each of the {len(dialogsum)} human summaries against all {len(dialogsum)} "
+                   "dialogues", settings=f"{embedder}; {default}: {size} bytes a vector",
+           note=f"float32 {ds_ref:.1f} ({ds_hit - ds_ref:+.1f}); ranked first {ds_first:.1f} "
+                f"(f32 {table['f32/384'][5]:.1f})")
     if not args.skip_store:
         scheme = args.scheme or vectors.DEFAULT_SCHEME
         with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +239,18 @@ def main() -> None:
             ["hit@5 through the store any / all %", "%.1f / %.1f" % (f["store_hit_any"], f["store_hit_all"])],
             ["values back exactly", f["exact"]],
         ])
+        dataset = f"LoCoMo dev, {n} sessions ({f['text_bytes']:,} bytes)"
+        settings = f"default settings but {scheme} vectors; the texts alone, put in one put_many, then compacted"
+        record("store file after compaction, against the texts", f["text_bytes"] / f["file_bytes"], "x",
+               area="compaction", dataset=dataset, settings=settings + "; embeddings and indexes included",
+               note=f"{f['file_bytes']:,} bytes; records + vectors {sum(s[3] for s in f['stats']):,}")
+        record("compaction speed", n / f["compact_s"] * 60, "sessions/min", area="compaction", dataset=dataset,
+               settings=settings, note=f"{f['compact_s']:.1f} s")
+        if lg:
+            record("LangGraph SqliteStore's bytes against semzip's store", lg / f["file_bytes"], "x", area="peers",
+                   dataset=dataset, settings=f"the same texts; LangGraph's SqliteStore with float32 embeddings "
+                                             f"against semzip's store ({settings})",
+                   note=f"{lg:,} against {f['file_bytes']:,} bytes")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
 

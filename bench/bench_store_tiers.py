@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED, machine, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,16 +53,16 @@ def hot_section(sessions, qa, folder: Path) -> dict:
     from engine.codecs.quality import Embedder
     from engine.store import MemoryStore, Put
 
-    emb = Embedder()
+    emb, alone = Embedder(), Embedder()  # the store's, and one that times each embedding first (its own memo)
     emb.embed(["warm up"])
+    alone.embed(["warm up"])
     embed_s, put_s, get_s, search_s = [], [], [], []
     with MemoryStore(folder / "hot.db", embed=emb.embed, dims=384, compaction=False) as store:
         store.search(("warm",), "warm up the query path", decode=False)
         for s in sessions:
             t0 = time.perf_counter()
-            emb.embed([s["text"]])
+            alone.embed([s["text"]])
             embed_s.append(time.perf_counter() - t0)
-            emb._memo.clear()  # the put must embed it again, not recall it
             t0 = time.perf_counter()
             store.put_many([Put(("locomo", s["conversation"]), f"s{s['session']}", s["text"])])
             put_s.append(time.perf_counter() - t0)
@@ -170,6 +171,9 @@ def main() -> None:
     sections = args.sections.split(",")
     print(f"# {machine()}; {len(sessions)} LoCoMo dev sessions, {len(qa)} questions")
     report: dict = {"machine": machine()}
+    text_bytes = sum(len(s["text"].encode()) for s in sessions)
+    dataset = f"LoCoMo dev, {len(sessions)} sessions ({text_bytes:,} bytes)"
+    hot = "default settings (lossless cold policy, i2 embeddings, 2 KiB pages), all hot"
     with tempfile.TemporaryDirectory() as tmp:
         if "hot" in sections:
             f = report["hot"] = hot_section(sessions, qa, Path(tmp))
@@ -181,12 +185,28 @@ def main() -> None:
                 ["get, ms", f["get_ms"][0], f["get_ms"][1]],
                 [f"search k=5 ({f['searches']} questions), ms", f["search_ms"][0], f["search_ms"][1]],
                 ["values back exactly", f["exact"], ""]])
+            for metric, key, what in [
+                    ("put of one session, its embedding included, p50", "put_ms", "a put_many of one"),
+                    ("the embedding alone, p50", "embed_ms", "all-MiniLM-L6-v2, 160-word windows"),
+                    ("put with nothing to embed, p50", "put_unembedded_ms", "index=False: the put's own cost"),
+                    ("get, hot, p50", "get_ms", f"{f['exact']} values back exactly"),
+                    ("search k=5, hot, p50", "search_ms", f"decoded, over the question's conversation; "
+                                                           f"{f['searches']} questions")]:
+                record(metric, f[key][0], "ms", area="hot", dataset=f"{dataset}, {len(qa)} dev questions",
+                       settings=f"{hot}; {what}", note=f"p95 {f[key][1]:.1f} ms")
         if "cli" in sections:
             f = report["cli"] = cli_section(sessions, Path(tmp))
             print_table(["whole process (no model present), median of 5", "seconds"], [
                 ["semzip store put (one session)", f["put_s"]], ["semzip store get", f["get_s"]],
                 ["semzip store search --limit 5", f["search_s"]], ["python -c 'import engine.store'",
                                                                    f["python_import_s"]]])
+            for metric, key, what in [
+                    ("semzip store put, whole process", "put_s", "one session"),
+                    ("semzip store get, whole process", "get_s", "one session"),
+                    ("semzip store search --limit 5, whole process", "search_s", "one query"),
+                    ("python -c 'import engine.store'", "python_import_s", "the store's import alone")]:
+                record(metric, f[key], "s", area="hot", dataset="one LoCoMo dev session",
+                       settings=f"a hot store, no model present; median of 5; {what}")
         if "compact" in sections:
             f = report["compact"] = compact_section(sessions, Path(tmp), Path(args.keep) if args.keep else None,
                                                     not args.skip_compress)
@@ -203,6 +223,28 @@ def main() -> None:
                 ["cold records alone, bytes (x the text)", f"{f['records_bytes']} ({f['text_bytes'] / f['records_bytes']:.2f}x)"],
                 ["cold get (tiers: decode + copy kept), s", f["cold_get_s"]],
                 ["format 1's get (fetch + decode), s", f["format1_get_s"]]])
+            lossless = "lossless, the default lossless model and coder"
+            if f["compress_s"]:
+                record("compaction's speed against semzip compress's", 100 * f["compress_s"] / f["compact_s"], "%",
+                       area="compaction", dataset=dataset,
+                       settings="one process, one engine: `semzip compress`'s batches (compress_direct, 64 in input "
+                                "order), then the same texts put into a store and compacted",
+                       note=f"{n / f['compact_s'] * 60:.2f} against {n / f['compress_s'] * 60:.2f} sessions/min "
+                            f"({f['compact_s']:.1f} s against {f['compress_s']:.1f} s)")
+            record("compaction speed", n / f["compact_s"] * 60, "sessions/min", area="compaction", dataset=dataset,
+                   settings=f"compact(everything=True): batches of 64, {lossless}, one process",
+                   note=f"{f['compact_s']:.1f} s")
+            record("cold records against the texts", f["text_bytes"] / f["records_bytes"], "x", area="compaction",
+                   dataset=dataset, settings=f"the records compaction wrote (container bytes), {lossless}",
+                   note=f"{f['records_bytes']:,} bytes")
+            record("store file after compaction, against the texts", f["text_bytes"] / f["cold_file_bytes"], "x",
+                   area="compaction", dataset=dataset, settings="default settings; embeddings and indexes included",
+                   note=f"{f['cold_file_bytes']:,} bytes; hot (all just put) {f['hot_file_bytes']:,} "
+                        f"({f['text_bytes'] / f['hot_file_bytes']:.2f}x)")
+            record("cold get of a compacted session", f["cold_get_s"], "s", area="cold",
+                   dataset="LoCoMo dev: median of 6 compacted sessions",
+                   settings=f"{lossless}; decode, then the text kept hot beside its record",
+                   note=f"format 1's read (fetch + decode, nothing kept) {f['format1_get_s']:.2f} s in the same run")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
 

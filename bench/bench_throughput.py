@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import load_jsonl, print_table  # noqa: E402
+from bench.results import record  # noqa: E402
 
 # Mean generated tokens per DialogSum record by the 0.5B default (3,378 tokens for 64 dialogues, RESULTS.md)
 DIALOGSUM_GEN_TOKENS = 53
@@ -120,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["model", "slots", "memories", "wall s", "CPU s", "memories/min", "tokens/s", "gen tok/s", "preempted"],
                 [[Path(res["model"]).name, res["slots"], res["n"], res["wall_s"], res["cpu_s"], res["memories_per_min"],
                   res["tokens_per_s"], res["gen_tokens_per_s"], res["preemptions"]]])
+    name = Path(res["model"]).name
+    gen = f"{args.gen_tokens} forced tokens each" if args.gen_tokens else "JSON grammar, up to 384 tokens"
+    record(f"summary-mode throughput, {name}, {args.slots} slots", res["memories_per_min"], "memories/min",
+           area="scale", dataset=f"DialogSum dev, {args.n} dialogues, {gen}",
+           settings=f"{res['desc']}; {args.slots} slots, n_ctx {res['n_ctx']}, gpu layers {args.gpu_layers}, "
+                    f"backends {', '.join(res['backends']) or 'CPU'}; the prompt's prefix decoded once and copied",
+           note=f"{res['tokens_per_s']:.1f} tokens/s, {res['gen_tokens_per_s']:.1f} generated tokens/s; host CPU "
+                f"{100 * res['cpu_s'] / res['wall_s']:.0f}% of one core; {res['preemptions']} preempted")
     return 0
 
 

@@ -54,7 +54,7 @@ tar -czf "$OUT/llama-cpp-python-src.tar.gz" -C "$tmp" --owner=0 --group=0 \
 # 2. shape metadata of the real models (fetched and verified if missing)
 for name in qwen2.5-coder-0.5b-instruct-q4_k_m gemma-3-270m-q4_k_m; do
   path=$("$PYTHON" -m engine.cli models fetch "$name" | sed -n 's/^[^:]*: \(.*\) (verified)$/\1/p')
-  "$PYTHON" bench/make_shape_model.py meta "$path" -o "$tmp/$name.meta.gguf"
+  "$PYTHON" -m tools.make_shape_model meta "$path" -o "$tmp/$name.meta.gguf"
   gzip -9 -c "$tmp/$name.meta.gguf" > "$OUT/shapes/$name.meta.gguf.gz"
 done
 

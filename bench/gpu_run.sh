@@ -13,12 +13,12 @@
 #              one build of the bundled source for the engine (LLAMA_CPP_LIB_PATH) and the tools
 #   3 models   random-weight shape models of the 0.5B default, gemma-3-270m and Qwen2.5-7B (F16, then
 #              llama-quantize Q4_K_M), pinned in .gpuwork/models.lock; `semzip doctor` on that lock
-#   4 matrix   bench/gpu_matrix.py: summary throughput + llama-batched-bench, lossless self-test + throughput
+#   4 matrix   tools/gpu_matrix.py: summary throughput + llama-batched-bench, lossless self-test + throughput
 # Env: BACKEND (cuda | cpu; default cuda where nvidia-smi answers), QUICK=1, SLOTS (default 1,8,32,64,128),
 # GEN_TOKENS (53), BUDGET_S (seconds this call may run; default 550), PYTHON (default python3), CUDA_ARCH,
 # STOP_AFTER (build | models: end there, e.g. to build in one call and measure in the next).
 # Output: the table on stdout and in .gpuwork/run-cuda/results/table.md (run-cpu-quick, ...); with $OUT set,
-# table.md, rows.json and the logs there.
+# table.md, rows.json, the logs and figures/*.jsonl (the benches' figures: append them to bench/results/) there.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,6 +46,7 @@ save_out() {
   [ -n "${OUT:-}" ] || return 0
   cp "$RUN/results/table.md" "$OUT/" 2>/dev/null
   cp "$RUN/rows.json" "$OUT/" 2>/dev/null
+  [ -d "$RUN/figures" ] && mkdir -p "$OUT/figures" && cp "$RUN"/figures/*.jsonl "$OUT/figures/" 2>/dev/null
   for f in "$WORK"/logs/*.log; do [ -f "$f" ] && tail -c 2000000 "$f" > "$OUT/$(basename "$f")"; done
   return 0
 }
@@ -70,6 +71,8 @@ fi
 export PYTHONPATH="$WORK/site:$SDIST:$HERE${PYTHONPATH:+:$PYTHONPATH}"
 export LLAMA_CPP_LIB_PATH="$WORK/build-$BACKEND/bin"
 export SEMZIP_DATA="$BUNDLE/data" SEMZIP_CACHE="$WORK/cache" PYTHONUNBUFFERED=1
+# the benches' figures as JSON lines (bench/results.py), back through $OUT/figures to be appended to bench/results
+export SEMZIP_BENCH_RESULTS="$RUN/figures"
 # On a CPU shared with other work, OpenMP's spinning waits made llama-batched-bench 10-50x slower at one
 # sequence (6-14 against 145-378 generated tok/s, 2-core machine at load 7): both sides wait passively there.
 [ "$BACKEND" = cpu ] && export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -110,7 +113,7 @@ make_model() {  # NAME SECONDS ARGS...: skipped when the file exists (make_shape
   [ -f "$out" ] && return 0
   need "$seconds" "shape model $(basename "$out")"
   log "shape model $(basename "$out"), $(left) s left"
-  timeout "$(left)" "$PYTHON" bench/make_shape_model.py "$@" -o "$out" >>"$WORK/logs/models.log" 2>&1
+  timeout "$(left)" "$PYTHON" -m tools.make_shape_model "$@" -o "$out" >>"$WORK/logs/models.log" 2>&1
   local rc=$?
   [ $rc -eq 124 ] && not_done "the shape models are not finished"
   [ $rc -eq 0 ] || { tail -20 "$WORK/logs/models.log" >&2; log "shape model failed ($rc)"; save_out; exit 2; }
@@ -155,7 +158,7 @@ fi
 [ "$BACKEND" = cuda ] && MATRIX+=(--gpu-layers -1) || MATRIX+=(--gpu-layers 0)
 need 30 "the measurements"
 log "measurements, $(left) s left"
-"$PYTHON" bench/gpu_matrix.py "${MATRIX[@]}" --python "$PYTHON" --batched-bench "$BIN/llama-batched-bench" \
+"$PYTHON" -m tools.gpu_matrix "${MATRIX[@]}" --python "$PYTHON" --batched-bench "$BIN/llama-batched-bench" \
   --results "$RUN/results" --deadline $(($(date +%s) + $(left))) --header "$HEADER" \
   --model "qwen2.5-7b=$M/shape-qwen2.5-7b-instruct-q4_k_m.gguf" --model "qwen2.5-0.5b=$M/shape-$Q05.gguf" \
   --model "gemma-3-270m=$M/shape-$GEMMA.gguf" --all "$RUN/rows.json" \

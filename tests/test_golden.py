@@ -1,4 +1,4 @@
-"""Golden records: coded once under the portable profile (bench/make_golden_records.py), decoded here bit for bit.
+"""Golden records: coded once under the portable profile (tests/data/golden), decoded here bit for bit.
 
 These files are the format's promise (docs/FORMAT.md): a record read back on any x86-64 machine with AVX2, years
 later. If they stop decoding, something changed the numerics (the build's kernels, the regime, the coder) and every

@@ -1,7 +1,7 @@
-"""The GPU run's table from row files (bench/gpu_report.py), and the matrix's row order (bench/gpu_matrix.py)."""
+"""The GPU run's table from row files (tools/gpu_report.py), and the matrix's row order (tools/gpu_matrix.py)."""
 import json
 
-from bench import gpu_matrix, gpu_report
+from tools import gpu_matrix, gpu_report
 
 BB = ('{"n_kv_max": 33024, "n_batch": 2048, "n_ubatch": 512, "flash_attn": -1, "is_pp_shared": 0, "n_gpu_layers": 999, '
       '"n_threads": 8, "n_threads_batch": 8, "pp": 190, "tg": 53, "pl": %d, "n_kv": 1, "t_pp": 0.1, "speed_pp": %f, '

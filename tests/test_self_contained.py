@@ -1,4 +1,4 @@
-"""A fresh clone has nothing beside it: no engine module and no test reads a path outside the checkout."""
+"""A fresh clone has nothing beside it: no engine module, tool or test reads a path outside the checkout."""
 from __future__ import annotations
 
 import re
@@ -21,7 +21,7 @@ def escapes(path: Path, source: str) -> list[str]:
 def test_no_engine_module_or_test_reads_outside_the_checkout():
     me = Path(__file__).resolve()
     bad = {}
-    for top in ("engine", "bindings", "tests"):
+    for top in ("engine", "bindings", "tests", "tools"):
         for path in sorted((ROOT / top).rglob("*.py")):
             if path != me and (found := escapes(path, path.read_text())):
                 bad[str(path.relative_to(ROOT))] = found

@@ -1,4 +1,4 @@
-"""Shape models (bench/make_shape_model.py): real tokenizer, exact shapes and Q4_K_M types, random weights.
+"""Shape models (tools/make_shape_model.py): real tokenizer, exact shapes and Q4_K_M types, random weights.
 
 The tiny model is Qwen2.5-7B's layout shrunk (2 layers, hidden 256) with the full 152,064-token
 vocabulary, written directly in its quantized types: no llama.cpp build, a few seconds on 2 cores.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.models import gguf as g
-from bench import make_shape_model as sm
 from engine import models
 from engine.cli.cli import main
+from engine.models import gguf as g
+from tools import make_shape_model as sm
 
 TINY = ["--layers", "2", "--hidden", "256", "--heads", "4", "--kv-heads", "2", "--ffn", "512"]
 NAME = "shape-qwen2.5-7b-tiny"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.store_load import CompactorBeside, run_load
 from engine.store import MemoryStore, Policy, Put, StoreError
+from mixed_load import CompactorBeside, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 300
@@ -94,7 +94,7 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(small_disk):
 
 
 def test_threads_and_reader_processes_see_no_error_and_no_wrong_value(tmp_path, lossless_engine, embedder):
-    """8 threads of mixed ops (bench/store_load.py's mix, shortened), while one writer thread rewrites a zstd
+    """8 threads of mixed ops (tests/mixed_load.py's mix, shortened), while one writer thread rewrites a zstd
     namespace that 2 reader processes check and a compactor codes everything as soon as it is written: every value
     they see is whole and never older."""
     import threading

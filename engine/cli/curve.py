@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import zstandard
 
-from engine.cli.evaluate import _answer_retention, _cut_utf8, load_corpus
+from engine.cli.evaluate import answer_retention, _cut_utf8, load_corpus
 from engine.codecs.container import FOOTER, MAGIC, record_size
 from engine.codecs.item import Item
 
@@ -28,7 +28,7 @@ class Point:
 
 
 def _point(mode, setting, rows, texts_back, sizes, qa, store_s=None, read_s=None) -> Point:
-    _, kept, _ = _answer_retention(rows, texts_back, sizes, qa)
+    _, kept, _ = answer_retention(rows, texts_back, sizes, qa)
     rate = lambda s: None if s is None else 60 * len(rows) / s  # noqa: E731
     return Point(mode, setting, sum(len(r["_text"].encode()) for r in rows) / sum(sizes), kept or 0.0,
                  rate(store_s), rate(read_s))

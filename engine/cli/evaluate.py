@@ -118,7 +118,7 @@ def evaluate(engine, corpus: str, qa: str | None = None, limit: int | None = Non
         exact = [v for k, v in extract_typed_facts(text) if k in EXACT_KINDS]
         exact_total += len(exact)
         exact_kept += len(exact) if identical else sum(contains(norm, v) for v in exact)
-    answers, kept, kept_trunc = _answer_retention(rows, renders, sizes, qa) if qa else (0, None, None)
+    answers, kept, kept_trunc = answer_retention(rows, renders, sizes, qa) if qa else (0, None, None)
     raw = [t.encode() for t in texts]
     zstd = zstandard.ZstdCompressor(level=19)
     report = EvalReport(
@@ -148,7 +148,7 @@ def evaluate(engine, corpus: str, qa: str | None = None, limit: int | None = Non
     return report
 
 
-def _answer_retention(rows, renders, sizes, qa_path):
+def answer_retention(rows, renders, sizes, qa_path):
     """Of the QA answers found (as whole words) in the original sessions, the share found in the reconstruction."""
     by_session = {(r.get("conversation"), r.get("session")): i for i, r in enumerate(rows)}
     present = kept = kept_trunc = 0

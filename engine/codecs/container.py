@@ -9,7 +9,7 @@
 head's low 3 bits are the kind (its place in record.KINDS), the others say which optional fields
 follow. Coded kinds carry a little-endian u32 checksum and, unless it is the header's first, a varint
 profile index, and their body is the payload; the other kinds' body is their JSON line's fields. Against JSON lines the payload saves base85's 25% and each record its
-keys and id quoting (bench/RESULTS.md has the measured difference).
+keys and id quoting (bench/HISTORY.md has the measured difference).
 """
 from __future__ import annotations
 

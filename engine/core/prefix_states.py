@@ -2,7 +2,7 @@
 decodes the same prefix twice on the same build, CPU, model file and settings.
 
 Qwen 0.5B's 329-token summary prompt costs 4.3 s to prefill on 2 cores, the lossless priming text 1.1 s
-(bench/RESULTS.md); a larger model's more. Every summary batch starts from an empty KV cache with its prefix put
+(bench/HISTORY.md); a larger model's more. Every summary batch starts from an empty KV cache with its prefix put
 back (runner.reset), and every lossless engine from its priming text put back, so a kept state changes no bits:
 it is the state this process would decode, as its key says. A file whose checksum fails is deleted and the prefix
 decoded again.

@@ -45,7 +45,7 @@ class RunnerConfig:
     n_ctx: int = 32768  # shared by all slots (unified KV): 16 LoCoMo-sized sessions fit without preemption
     n_batch: int = 2048
     n_ubatch: int = 512
-    num_slots: int = 16  # measured on 2 CPU cores: 8 -> 22.9, 16 -> 25.1, 32 -> 27.5 items/min (bench/RESULTS.md)
+    num_slots: int = 16  # measured on 2 CPU cores: 8 -> 22.9, 16 -> 25.1, 32 -> 27.5 items/min (bench/HISTORY.md)
     kv_unified: bool = True
     n_threads: int = 0
     flash_attn: int = -1  # -1 auto, 0 off, 1 on

@@ -75,7 +75,7 @@ def advise(run: dict, total_memory: int | None = None) -> dict:
         return {"slots": max(1, slots // 2), "why": f"peak RSS {rss / 2**30:.1f} GiB is over half of memory"}
     if rss and rss * 4 < total:
         return {"slots": min(slots * 2, 64), "why": "no KV pressure and memory to spare: larger batches decode "
-                "more tokens per second (bench/RESULTS.md)"}
+                "more tokens per second (bench/HISTORY.md)"}
     return {"slots": slots, "why": "keep: memory and KV cache are in balance"}
 
 

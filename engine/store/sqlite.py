@@ -26,7 +26,7 @@ def open_sqlite(path: str | Path) -> SqlStore:
         # that close() may close every thread's connection: each is still used by the thread that opened it.
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         # 2 KiB pages, set before the first table: a memory's row (record + 2-bit vector, ~500 bytes on chat) fills
-        # them as well as 4 KiB ones, and each small table's first page costs half (measured in RESULTS.md).
+        # them as well as 4 KiB ones, and each small table's first page costs half (measured in bench/HISTORY.md).
         conn.execute("PRAGMA page_size=2048")
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before put returns, so an acknowledged write survives a power cut too.

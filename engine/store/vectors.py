@@ -3,7 +3,7 @@
 Schemes (bytes for a 384-dimension vector): f32 1536, f16 768, i8 388 (a float32 scale, then one signed
 byte a dimension), i4 196 (a scale, two dimensions a byte), i2 96 (four dimensions a byte, no scale), b1 48
 (the signs only). The query stays float32: only the stored side is quantized. bench/bench_store.py measures
-retrieval for each (RESULTS.md). A store keeps the scheme it was created with (its meta table), so every
+retrieval for each (bench/HISTORY.md). A store keeps the scheme it was created with (its meta table), so every
 scheme here stays readable.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ SCHEMES = ("f32", "f16", "i8", "i4", "i2", "b1")
 # within noise of float32 on both, at half of i4's bytes (a memory's row is a third embedding under i4).
 DEFAULT_SCHEME = "i2"
 # i2's thresholds, in units of the vector's RMS: 0 and +-I2_THRESHOLD (chosen on both dev sets together from the
-# sweep in RESULTS.md). Cosine ignores a vector's length, so the four levels need no stored scale: they decode
+# sweep in bench/HISTORY.md). Cosine ignores a vector's length, so the four levels need no stored scale: they decode
 # as -1.5, -0.5, 0.5, 1.5, evenly spaced as the thresholds are. An all-zero vector (no direction) has no i2 form
 # that scores 0: it is stored as 0.5 everywhere.
 I2_THRESHOLD = 0.75

@@ -8,7 +8,7 @@ bit-identical logits (the regime module guarantees that) and build the probabili
 
 That second condition is the coder's own. Coder c1 (the releases before) took numpy's float32 exp, whose bits
 depend on the SIMD code numpy picks for the CPU it runs on and on numpy's version: measured, numpy 2.4's X86_V2
-and X86_V3 paths give other bits for the same input (bench/RESULTS.md), and an Intel Xeon runs its AVX-512 one.
+and X86_V3 paths give other bits for the same input (bench/HISTORY.md), and an Intel Xeon runs its AVX-512 one.
 Coder c2 uses only operations every IEEE-754 machine rounds the same way: d = max - logit, rounded to a 1/256-nat
 grid by adding 2^15 (round to nearest), then a table of exp(-k/256) computed once in decimal arithmetic. A token
 more than 20 nats below the row's best gets 0: e^-20 is 30x below the 2^-24 share the quantisation gives it anyway.

@@ -3,7 +3,7 @@
 An arithmetic decoder must see bit-identical probabilities to the encoder's, yet the encoder prefills
 a memory in chunks while the decoder feeds one token at a time among other memories. What makes a
 row's logits change with the batch, read from ggml's CPU dispatch (vendored llama.cpp of 0.3.36) and
-measured with gemma-3-270m and Qwen2.5-Coder-0.5B (bench/RESULTS.md):
+measured with gemma-3-270m and Qwen2.5-Coder-0.5B (bench/HISTORY.md):
 
 - repacked Q4_K weights run 4-row groups through a gemm kernel and the rest through gemv, and ggml's
   tiled K-quant kernel takes over at 8 rows: weights are loaded without repacking (use_extra_bufts
@@ -11,7 +11,7 @@ measured with gemma-3-270m and Qwen2.5-Coder-0.5B (bench/RESULTS.md):
   llama.cpp loads: ggml reads it once per process), so every row count runs the same vec_dot kernel,
   one dot product per output. Regime r1 (the release before) forced the tiled kernel at every row count
   instead (GGML_CPU_TILED_MM_FORCE=1): the same invariance, but twice as slow for a decode step's few rows
-  (bench/RESULTS.md); its records decode in a child process set up that way (legacy.py);
+  (bench/HISTORY.md); its records decode in a child process set up that way (legacy.py);
 - flash attention switches to a tiled kernel at 64 query rows of one sequence, and to a split-KV
   reduction for a lone query row of a lone sequence over 512 or more cells: at most 63 tokens of a
   sequence per ubatch, and never one token of one sequence alone;

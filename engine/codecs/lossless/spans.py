@@ -9,7 +9,7 @@ Spans are kept by value per bit until the byte budget is spent; filler that carr
 first, densest last (Selective Context's self-information); date lines always stay. What was dropped
 is marked with an ellipsis, so every word of the reconstruction is the original's, in its order.
 
-Tuned on the dev sets as a whole (LoCoMo's 70 sessions with their QA, bench/RESULTS.md): clauses beat
+Tuned on the dev sets as a whole (LoCoMo's 70 sessions with their QA, bench/HISTORY.md): clauses beat
 sentences, facts weigh four content words, rarity beyond that did not help.
 """
 from __future__ import annotations

@@ -28,7 +28,7 @@ class Bounds:
         """The model's part of a record of about num_bytes / target_ratio: model_share of the content bytes,
         three fifths of it summary, two fifths facts. The deterministic layers fill the rest.
 
-        Measured on LoCoMo sessions with the 0.5B default model (bench/RESULTS.md): its facts retain fewer
+        Measured on LoCoMo sessions with the 0.5B default model (bench/HISTORY.md): its facts retain fewer
         answers per byte than key phrases do, so half the bytes go to the model and half to key phrases.
         Rounded to coarse steps so that a corpus needs only a handful of distinct grammars.
         """

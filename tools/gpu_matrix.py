@@ -1,7 +1,7 @@
 """The GPU run's measurements: per model, summary-mode throughput at each slot count and llama-batched-bench on
 the same build, then the lossless determinism self-test and lossless throughput. bench/gpu_run.sh calls it.
 
-    python bench/gpu_matrix.py --model 7b=PATH --model 0.5b=PATH --slots 1,8,32,64,128 --gpu-layers -1 \
+    python -m tools.gpu_matrix --model 7b=PATH --model 0.5b=PATH --slots 1,8,32,64,128 --gpu-layers -1 \
         --batched-bench build/bin/llama-batched-bench --results .gpuwork/results --deadline EPOCH
 
 Every row runs in its own process (a crash costs one row, and the table says so) while the monitor's
@@ -24,7 +24,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench import gpu_report  # noqa: E402
+from tools import gpu_report  # noqa: E402
 
 CONTINUE = 3
 

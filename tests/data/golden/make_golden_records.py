@@ -1,6 +1,6 @@
 """Write the golden records of tests/data/golden/: lossless records coded once under the portable profile.
 
-    python bench/make_golden_records.py [--out tests/data/golden]
+    python -m tests.data.golden.make_golden_records [--out tests/data/golden/pN] [--threads 1]
 
 tests/test_golden.py decodes them bit for bit on whatever machine runs the suite: if they stop decoding, the
 format's promise (docs/FORMAT.md) is broken and CI fails. Run this only for a new format version or profile, into
@@ -13,13 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from engine.api import Engine  # noqa: E402
 from engine.codecs.container import write_container  # noqa: E402
 from engine.codecs.item import Item  # noqa: E402
-from engine.codecs.lossless.knob import SelectiveCodec  # noqa: E402
+from engine.codecs.lossless.selective_codec import SelectiveCodec  # noqa: E402
 from engine.core.runner import RunnerConfig  # noqa: E402
 
 NON_LATIN = (

@@ -1,4 +1,4 @@
-"""The GPU run's tables, from the row JSONs bench/gpu_matrix.py leaves in its results folder."""
+"""The GPU run's tables, from the row JSONs tools/gpu_matrix.py leaves in its results folder."""
 from __future__ import annotations
 
 import json

@@ -4,13 +4,13 @@ A decode costs the same whatever the weights hold, so a shape model runs at the 
 its text is noise, so benches force the generation length (bench/bench_throughput.py --gen-tokens).
 
     # a real model's metadata (tokenizer, hyperparameters) and tensor list, without weights: a few MB
-    python bench/make_shape_model.py meta REAL.gguf -o qwen0.5b.meta.gguf
+    python -m tools.make_shape_model meta REAL.gguf -o qwen0.5b.meta.gguf
     # a copy of a real model (or of its .meta.gguf) with random weights of the same types; --layers N keeps N blocks
-    python bench/make_shape_model.py clone qwen0.5b.meta.gguf -o qwen0.5b-shape.gguf
+    python -m tools.make_shape_model clone qwen0.5b.meta.gguf -o qwen0.5b-shape.gguf
     # Qwen2.5-7B-Instruct's shapes with the Qwen2 tokenizer of VOCAB (a qwen2 GGUF or .meta.gguf), Q4_K_M:
-    python bench/make_shape_model.py qwen2.5-7b --vocab qwen0.5b.meta.gguf -o 7b-shape.gguf --quantize build/bin/llama-quantize
+    python -m tools.make_shape_model qwen2.5-7b --vocab qwen0.5b.meta.gguf -o 7b-shape.gguf --quantize build/bin/llama-quantize
     # without --quantize the Q4_K_M types are written directly (llama.cpp's rule, below; no llama.cpp build needed)
-    python bench/make_shape_model.py qwen2.5-7b --vocab ... -o tiny.gguf --layers 2 --hidden 256 --heads 4 --kv-heads 2 --ffn 512
+    python -m tools.make_shape_model qwen2.5-7b --vocab ... -o tiny.gguf --layers 2 --hidden 256 --heads 4 --kv-heads 2 --ffn 512
 """
 from __future__ import annotations
 
