@@ -1,5 +1,7 @@
 """`semzip demo`: three bundled memories (a chat session, a meeting note, a dialogue) stored in every mode.
 
+Then the memory store: the same memories put, searched, compacted and read back (demo_store.py).
+
 Modes, from exact to readable: zstd -19 (no model, the baseline), lossless (the text arithmetic-coded
 under the lossless default model), the ratio knob at 16x (the most informative spans kept verbatim,
 coded the same way), and summary (the default model writes a summary and facts). For each: bytes
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from engine.codecs.container import record_size
 from engine.codecs.item import Item
+from engine.cli.demo_store import run_store_demo
 from engine.codecs.record import Record, zstd_text
 
 BUNDLED = Path(__file__).resolve().parent / "data" / "demo.jsonl"  # ships inside the package; written for semzip
@@ -117,5 +120,8 @@ def run_demo(n: int | None = None, model: str | None = None) -> int:
             for a, b in zip(original + [""] * len(back), back + [""] * len(original)):
                 if a or b:
                     print(f"   {a:{width}s} | {b}")
+    print()
+    for line in run_store_demo(items, config).lines():
+        print(line)
     print(f"\ndemo took {time.perf_counter() - t0:.0f} s (models loaded and lossless self-test included)")
     return 0
