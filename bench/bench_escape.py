@@ -109,7 +109,7 @@ def estimate(args) -> None:
     from engine.codecs.lossless import projection as P
 
     cap = np.load(args.capture)
-    M = P.OutputMatrix(args.model)
+    M = P.OutputMatrix.from_gguf(args.model)
     order = np.argsort(-cap["half_n"], kind="stable")
     ranked = cap["half_ids"][order]
     n_texts = len([k for k in cap.files if k[0] == "h" and k[1:].isdigit()])

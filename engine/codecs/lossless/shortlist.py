@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.codecs.lossless import projection as P
+from engine.codecs.lossless.matrix_cache import output_matrix
 
 CODER_ID = "s1"
 # The shortlist shipped for each model this release codes with s1: sha256 (first 16 hex) of the model file ->
@@ -82,7 +83,7 @@ class ShortlistModel:
 
 @functools.lru_cache(maxsize=2)
 def _matrix(model_path: str) -> P.OutputMatrix:
-    return P.OutputMatrix(model_path)
+    return output_matrix(model_path)
 
 
 class SegmentList:
