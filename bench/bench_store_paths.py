@@ -83,7 +83,7 @@ print(json.dumps(out))
 METRICS = {"put_ms": ("put, p50 (ms)", "put, p50, against the commit before", "ms", "hot"),
            "get_ms": ("hot get, p50 (ms)", "hot get, p50, against the commit before", "ms", "hot"),
            "search_ms": ("hot search k=5, p50 (ms)", "hot search k = 5, p50, against the commit before", "ms", "hot"),
-           "compact_s": ("compaction (s)", "compaction of 12 dialogues, against the commit before", "s", "compaction"),
+           "compact_s": ("compaction (s)", "compaction of {coded} dialogues, against the commit before", "s", "compaction"),
            "cold_get_ms": ("cold get, p50 (ms)", "cold get, p50, against the commit before", "ms", "cold")}
 
 
@@ -131,7 +131,7 @@ def main() -> None:
         t = statistics.median(r[key] for r in got["tree"])
         each = {name: ", ".join(f"{r[key]:.4g}" for r in got[name]) for name in got}
         rows.append([label, f"{b:.2f}", f"{t:.2f}", f"{t / b:.3f}", each["base"], each["tree"]])
-        record(metric.replace("12", str(args.coded)), t / b, "x", area=area, dataset=dataset,
+        record(metric.format(coded=args.coded), t / b, "x", area=area, dataset=dataset,
                settings=f"the working tree against {base_sha}, {args.rounds} rounds alternating, median of each "
                         f"child's figure; default lossless model, all-MiniLM-L6-v2",
                note=f"{unit}: before {b:.4g} ({each['base']}), after {t:.4g} ({each['tree']})")

@@ -22,20 +22,21 @@ from engine.store.sql import KeyDelete, PrefixDelete
 def run_batch(core: StoreCore, ops: list) -> list:
     """A result per op, in order (see ops.py for each op's)."""
     gets: dict[int, tuple[str, str]] = {}
-    searches, listings, written = [], [], []
+    searches: list[tuple[int, Search, tuple[str, ...]]] = []  # with the prefix checked
+    listings: list[tuple[int, object, str | None]] = []  # with ListKeys' namespace checked and joined
+    written = []
     for n, op in enumerate(ops):  # every op checked before anything is read or written
         if isinstance(op, Get):
             gets[n] = _checked_key(op.namespace, op.key)
         elif isinstance(op, WRITES):
             written.append(n)
         elif isinstance(op, Search):
-            values.check_namespace(op.namespace_prefix, allow_empty=True)
+            searches.append((n, op, values.check_namespace(op.namespace_prefix, allow_empty=True)))
             check_filter(op.filter)
-            searches.append(n)
-        elif isinstance(op, (ListKeys, ListNamespaces)):
-            if isinstance(op, ListKeys):
-                values.check_namespace(op.namespace)
-            listings.append(n)
+        elif isinstance(op, ListKeys):
+            listings.append((n, op, values.join(values.check_namespace(op.namespace))))
+        elif isinstance(op, ListNamespaces):
+            listings.append((n, op, None))
         else:
             raise InvalidMemoryError(f"operation {n} of the batch: not a store operation ({type(op).__name__})")
     writes, write_ops = _writes(core, [(n, ops[n]) for n in written]) if written else ([], [])
@@ -43,15 +44,13 @@ def run_batch(core: StoreCore, ops: list) -> list:
     if gets:
         _answer_gets(core, ops, gets, results)
     if searches:
-        _answer_searches(core, [(n, ops[n]) for n in searches], results)
+        _answer_searches(core, searches, results)
     now = time.time()
-    for n in listings:
-        op = ops[n]
-        if isinstance(op, ListKeys):
-            ns = values.join(values.check_namespace(op.namespace))
+    for n, op, ns in listings:
+        if ns is not None:
             results[n] = [t[2] for t in core.db.scan(ns, now) if t[1] == ns][op.offset : op.offset + op.limit]
         else:
-            found = (values.split(ns) for ns in core.db.namespaces(now))
+            found = (values.split(name) for name in core.db.namespaces(now))
             results[n] = nsmod.select(found, list(op.conditions), op.max_depth, op.limit, op.offset)
     if writes:
         for n, count in zip(write_ops, core.commit(writes)):
@@ -70,28 +69,19 @@ def _checked_key(namespace, key) -> tuple[str, str]:
 def _writes(core: StoreCore, ops: list[tuple[int, object]]) -> tuple[list, list[int]]:
     """(the writes to commit, in order: rows, key and prefix deletes; the batch's op index of each)."""
     later: set[tuple[str, str]] = set()
-    kept: list[tuple[int, object]] = []
+    kept: list[tuple[int, object]] = []  # (op index, the put, or the delete to do)
     for n, op in reversed(ops):  # from the end: a put is dropped when its key is written again later
         if isinstance(op, (Put, Delete)):
             key = _checked_key(op.namespace, op.key)
             if isinstance(op, Put) and key in later:
                 continue
             later.add(key)
-            kept.append((n, op))
+            kept.append((n, op if isinstance(op, Put) else KeyDelete(*key)))
         else:
-            values.check_namespace(op.namespace)
-            kept.append((n, op))
+            kept.append((n, PrefixDelete(values.join(values.check_namespace(op.namespace)))))
     kept.reverse()
-    rows = iter(core.hot_rows([op for _, op in kept if isinstance(op, Put)]))
-    writes = []
-    for _, op in kept:
-        if isinstance(op, Put):
-            writes.append(next(rows))
-        elif isinstance(op, Delete):
-            writes.append(KeyDelete(*_checked_key(op.namespace, op.key)))
-        else:
-            writes.append(PrefixDelete(values.join(values.check_namespace(op.namespace))))
-    return writes, [n for n, _ in kept]
+    rows = iter(core.hot_rows([w for _, w in kept if isinstance(w, Put)]))
+    return [next(rows) if isinstance(w, Put) else w for _, w in kept], [n for n, _ in kept]
 
 
 def _answer_gets(core: StoreCore, ops: list, gets: dict[int, tuple[str, str]], results: list) -> None:
@@ -109,11 +99,10 @@ def _answer_gets(core: StoreCore, ops: list, gets: dict[int, tuple[str, str]], r
         results[n] = memories.get(w)
 
 
-def _answer_searches(core: StoreCore, searches: list[tuple[int, Search]], results: list) -> None:
+def _answer_searches(core: StoreCore, searches: list[tuple[int, Search, tuple[str, ...]]], results: list) -> None:
     """Every search of the batch, the queries that need the store's embedding embedded in one call."""
-    to_embed = [(n, op.query) for n, op in searches if op.query and op.query_vector is None]
+    to_embed = [(n, op.query) for n, op, _ in searches if op.query and op.query_vector is None]
     vecs = dict(zip([n for n, _ in to_embed], core.embedder([q for _, q in to_embed]))) if to_embed else {}
-    for n, op in searches:
+    for n, op, prefix in searches:
         vector = op.query_vector if op.query_vector is not None else vecs.get(n)
-        results[n] = rank(core, values.check_namespace(op.namespace_prefix, allow_empty=True), vector, op.filter,
-                          op.limit, op.offset, op.refresh_ttl, op.decode)
+        results[n] = rank(core, prefix, vector, op.filter, op.limit, op.offset, op.refresh_ttl, op.decode)

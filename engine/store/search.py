@@ -19,8 +19,9 @@ def rank(core: StoreCore, prefix: tuple[str, ...], query_vector, filter, limit: 
     """A Search op's memories (ops.Search says what it returns)."""
     filter, now = check_filter(filter), time.time()
     scanned = core.db.scan(values.join(prefix), now)  # (id, ns, key, fields, created_at, updated_at), newest first
-    kept = [t[0] for t in scanned if _passes(t, filter) is True]
-    undecided = [t for t in scanned if _passes(t, filter) is None]
+    verdicts = [_passes(t, filter) for t in scanned]
+    kept = [t[0] for t, v in zip(scanned, verdicts) if v is True]
+    undecided = [t for t, v in zip(scanned, verdicts) if v is None]
     if undecided:
         rows = core.db.by_ids([t[0] for t in undecided])
         for row, mem in zip(rows, core.decode(rows)):
