@@ -138,6 +138,36 @@ class Engine:
                     out[i] = exc
         return out  # type: ignore[return-value]
 
+    def compress_parts(self, streams: list[list[str]], pace=None) -> list[tuple[Record, list[int]]]:
+        """Exact lossless streams of parts (a store's packs: codecs/lossless/parts.py), one batch: for each, its
+        record and its parts' token counts. pace as in compress_direct."""
+        from engine.codecs.lossless import parts
+
+        with self._waiting():
+            self.runner.pace = pace
+            try:
+                return parts.compress_parts(self._lossless_codec(), streams)
+            finally:
+                self.runner.pace = None
+
+    def decode_prefixes(self, records: list[Record], num_tokens: list[int]) -> list[bytes | ValueError]:
+        """The bytes of each lossless record's first num_tokens tokens (at least), or the error naming it; one batch."""
+        from engine.codecs.lossless import parts
+
+        with self._waiting():
+            return parts.decode_prefixes(self._lossless_codec(), records, num_tokens)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """How many tokens each text codes as, alone (a store plans its packs with it); ValueError for one that
+        cannot be coded exactly."""
+        tokenizer = self._lossless_codec().tokenizer
+        return [len(tokenizer.encode(t)) for t in texts]
+
+    def _lossless_codec(self):
+        if self.mode != "lossless":
+            raise ValueError(f"packs need a lossless engine, this one is {self.mode}")
+        return getattr(self.compressor, "codec", self.compressor)  # a ratio engine's exact codec within
+
     def reconstruct(self, records: Iterable[Record], mode: str = "render") -> list[str]:
         """render: the record's own text (decoded for coded kinds); expand: a narrative written by the model.
 

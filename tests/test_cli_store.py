@@ -51,6 +51,8 @@ def test_put_get_search_delete_stats_without_a_model_then_compact(tmp_path):
     assert r.returncode == 0 and b"compacted 2 memories" in r.stderr, r.stderr.decode()
     total = next(line for line in semzip("stats", store).stdout.decode().splitlines() if line.startswith("total"))
     assert total.split()[2] == "0" and total.split()[4] == "2"
+    r = semzip("get", store, "art", "--namespace", "users/caroline", **nomodel)  # packed: only the model reads it
+    assert r.returncode == 2 and b"semzip models fetch" in r.stderr, r.stderr.decode()
     r = semzip("get", store, "art", "--namespace", "users/caroline")
     assert r.returncode == 0 and r.stdout == MEMORIES[1]["text"].encode()
 

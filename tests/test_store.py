@@ -54,9 +54,12 @@ def coded_kind(conn) -> str:
 
 
 def kinds(store: MemoryStore, ns: tuple[str, ...]) -> dict[str, str]:
-    """key -> the kind of record the database holds for it."""
+    """key -> the kind of record the database holds for it ("pack" for a packed memory)."""
     rows = store.core.db.scan("\x1f".join(ns), 0)
-    return {r.key: decode_record(r.key, r.body, store.core.db.profiles(), "test").kind for r in store.core.db.by_ids([t[0] for t in rows])}
+    found = {r.key: decode_record(r.key, r.body, store.core.db.profiles(), "test").kind
+             for r in store.core.db.by_ids([t[0] for t in rows])}
+    slots, _ = store.core.pack_directory.live("\x1f".join(ns), exact=True)
+    return {**{s.entry.key: "pack" for s in slots}, **found}
 
 
 def test_values_come_back_exactly_and_coding_pays_or_is_skipped(conn, lossless_engine, embedder):
@@ -75,7 +78,10 @@ def test_values_come_back_exactly_and_coding_pays_or_is_skipped(conn, lossless_e
         assert [m.meta for m in got[: len(EXACT)]] == [{"i": i} for i in range(len(EXACT))]
         assert type(got[len(EXACT)].value) is dict
         k = kinds(store, ("a", "b"))
-        assert k["t0"] == coded_kind(conn) and k["t1"] == "raw" and k["t2"] == "raw"  # an empty or 1-byte text: raw pays
+        if coded_kind(conn) == "lossless":  # the default policy packs every text, however short
+            assert set(k.values()) == {"pack"}
+        else:
+            assert k["t0"] == "zstd" and k["t1"] == "raw" and k["t2"] == "raw"  # an empty or 1-byte text: raw pays
         assert kinds(store, ("raw",)) == {"r": "raw"} and kinds(store, ("z",)) == {"z": "zstd"}
         assert store.get(("a", "b"), "t0").created_at <= store.get(("a", "b"), "t0").updated_at
     with store_at(conn, lossless_engine, embedder) as again:  # reopened: nothing depends on the process
@@ -120,7 +126,7 @@ def test_a_corrupt_row_is_named_and_the_others_still_read(tmp_path, lossless_eng
     path = tmp_path / "s.db"
     texts = {f"m{i}": f"Memory {i}: Melanie took the kids camping at lake {i} in June." for i in range(3)}
     with store_at(path, lossless_engine, embedder) as store:
-        store.put_many([Put(("team", "x"), k, v) for k, v in texts.items()])
+        store.put_many([Put(("team", "x"), k, v, ttl=86400) for k, v in texts.items()])  # a TTL: coded alone, a row each
         store.compact(everything=True)
         with sqlite3.connect(path) as db:
             (body,) = db.execute("SELECT body FROM semzip_memories WHERE key = 'm1'").fetchone()
@@ -137,15 +143,19 @@ def test_a_corrupt_row_is_named_and_the_others_still_read(tmp_path, lossless_eng
             store.get_many([(("team", "x"), "m0"), (("team", "x"), "m1")])
 
 
+DAY = 86400.0
+
+
 def test_search_ranks_filters_pages_and_decodes_only_the_hits(conn, lossless_engine, embedder, monkeypatch):
     notes = {"dog": "Caroline adopted a puppy and walks her dog in the park every morning.",
              "paint": "Melanie painted a sunrise over the lake with watercolours.",
              "job": "Caroline wants a career in counseling and mental health.",
              "trip": "They drove to the mountains for a camping trip with the kids."}
     with store_at(conn, lossless_engine, embedder) as store:
-        store.put_many([Put(("u", "1"), k, v, meta={"topic": k, "n": i}) for i, (k, v) in enumerate(notes.items())])
-        store.put(("u", "1"), "quiet", "an unembedded note", index=False)
-        store.put(("u", "2"), "doc", {"title": "pets", "body": "A long JSON field about a dog. " * 4, "n": 9})
+        # A TTL keeps them out of packs (test_packs.py searches those): each a row, ranked by its own vector
+        store.put_many([Put(("u", "1"), k, v, meta={"topic": k, "n": i}, ttl=DAY) for i, (k, v) in enumerate(notes.items())])
+        store.put(("u", "1"), "quiet", "an unembedded note", index=False, ttl=DAY)
+        store.put(("u", "2"), "doc", {"title": "pets", "body": "A long JSON field about a dog. " * 4, "n": 9}, ttl=DAY)
         store.compact(everything=True)  # cold: a read decodes them
         decoded = []
         real = lossless_engine.decode

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 
+from engine.store import listing
 from engine.store import namespaces as nsmod
 from engine.store import values
 from engine.store.core import StoreCore
-from engine.store.errors import InvalidMemoryError
+from engine.store.errors import CorruptMemoryError, InvalidMemoryError
 from engine.store.filters import check_filter
 from engine.store.ops import WRITES, Delete, DeleteNamespace, Get, ListKeys, ListNamespaces, Put, Search
+from engine.store.rows import Row
 from engine.store.search import rank
 from engine.store.sql import KeyDelete, PrefixDelete
 
@@ -48,9 +50,9 @@ def run_batch(core: StoreCore, ops: list) -> list:
     now = time.time()
     for n, op, ns in listings:
         if ns is not None:
-            results[n] = [t[2] for t in core.db.scan(ns, now) if t[1] == ns][op.offset : op.offset + op.limit]
+            results[n] = [t[2] for t in listing.live(core, ns, now, exact=True)][op.offset : op.offset + op.limit]
         else:
-            found = (values.split(name) for name in core.db.namespaces(now))
+            found = (values.split(name) for name in listing.namespaces(core, now))
             results[n] = nsmod.select(found, list(op.conditions), op.max_depth, op.limit, op.offset)
     if writes:
         for n, count in zip(write_ops, core.commit(writes)):
@@ -91,9 +93,18 @@ def _answer_gets(core: StoreCore, ops: list, gets: dict[int, tuple[str, str]], r
     for ns, key in gets.values():
         by_ns.setdefault(ns, set()).add(key)
     found = {(r.ns, r.key): r for ns, keys in by_ns.items() for r in core.db.fetch(ns, sorted(keys), now)}
+    for ns, keys in by_ns.items():  # keys no row holds may be packed
+        missing = {k for k in keys if (ns, k) not in found}
+        if missing:
+            slots, damaged = core.pack_directory.find(ns, missing)
+            found.update({(ns, k): s for k, s in slots.items()})
+            if damaged and missing - set(slots):
+                k = min(missing - set(slots))
+                raise CorruptMemoryError(core.where, values.split(ns), k, f"it may be in {damaged[0]}")
     rows = list(found.values())
     memories = dict(zip(found, core.decode(rows)))
-    refresh = {found[w].id for n, w in gets.items() if w in found and ops[n].refresh_ttl and found[w].ttl}
+    refresh = {found[w].id for n, w in gets.items()
+               if w in found and ops[n].refresh_ttl and isinstance(found[w], Row) and found[w].ttl}
     core.db.refresh(sorted(refresh), now)
     for n, w in gets.items():
         results[n] = memories.get(w)

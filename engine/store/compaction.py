@@ -15,19 +15,24 @@ from engine.codecs.container import encode_record
 from engine.store import values, vectors
 from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
+from engine.store.pack_plan import MAX_PACK_TOKENS, PACK_TOKENS
+from engine.store.packing import Packer
 from engine.store.policy_coder import Policy
 from engine.store.rows import HOT, crc
 from engine.store.tier_sql import Coded
 
 COLD_AFTER_S = 3600.0  # an agent's session: what it wrote or read in the last hour stays hot
 HOT_BYTES = 64 << 20  # about 44,000 LoCoMo dev sessions as hot zstd records (1.5 KB each)
-BATCH = 64  # memories a batch: `semzip compress`'s batch, so compaction runs at the engine's batch throughput
+BATCH = 256  # memories a claim: about 25 packed streams of chat, so the engine runs full batches of lanes
 LEASE_S = 3600.0  # a claimed batch not swapped by then (its compactor died) is taken again
 GROUP_THRESHOLD = 0.6  # cosine of two stored (quantized) embeddings that makes them one group
 # A SQLite file this much of which holds no row after a compaction is rewritten packed (VACUUM: LoCoMo dev's 70
 # sessions leave 78% after their first compaction, 29% once packed). In the background only while the file is
 # small enough that rewriting it does not hold the host's writes up for long; `semzip store compact` packs any.
 PACK_SLACK_SHARE = 0.4
+# A pack this much of whose memories are deleted or superseded is coded again without them: its dead bytes then
+# cost more than the decode and code of one pack (at most B tokens a stream) that a rewrite takes.
+PACK_DEAD_SHARE = 0.3
 PACK_BACKGROUND_MAX_BYTES = 64 << 20
 
 
@@ -47,6 +52,7 @@ class CompactionReport:
     batches: int = 0
     seconds: float = 0.0
     packed: bool = False  # the file was rewritten to give free pages back
+    rewritten: int = 0  # packs coded again without their deleted memories
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -57,29 +63,34 @@ class CompactionReport:
                 f"({rate:.1f} memories/min, {self.batches} batches): hot {self.hot_bytes} -> cold {self.cold_bytes} "
                 f"bytes ({saved} saved, {self.text_bytes / self.cold_bytes if self.cold_bytes else 0:.2f}x the text); "
                 f"{self.superseded} superseded, {self.evicted} kept copies dropped, {self.failed} failed"
-                + ("; file packed" if self.packed else ""))
+                + (f"; {self.rewritten} packs rewritten" if self.rewritten else "") + ("; file packed" if self.packed else ""))
 
 
 class Compactor:
     def __init__(self, core: StoreCore, cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, batch: int = BATCH,
-                 lease_s: float = LEASE_S):
-        if cold_after < 0 or hot_bytes < 0 or batch < 1:
-            raise ValueError(f"cold_after and hot_bytes are >= 0 and batch >= 1, got {cold_after}, {hot_bytes}, {batch}")
+                 lease_s: float = LEASE_S, pack_tokens: int = PACK_TOKENS):
+        if cold_after < 0 or hot_bytes < 0 or batch < 1 or not 16 <= pack_tokens <= MAX_PACK_TOKENS:
+            raise ValueError(f"cold_after and hot_bytes are >= 0, batch >= 1 and pack_tokens 16 to {MAX_PACK_TOKENS}, "
+                             f"got {cold_after}, {hot_bytes}, {batch}, {pack_tokens}")
         self.core, self.tiers = core, core.tiers
         self.cold_after, self.hot_bytes, self.batch, self.lease_s = cold_after, hot_bytes, batch, lease_s
+        self.pack_tokens = pack_tokens
         self.totals = CompactionReport()  # every run of this process's, added up
 
     def due(self, prefix: tuple[str, ...] = (), everything: bool = False) -> tuple[list[int], list[int], dict]:
-        """(hot rows to code, kept copies to drop, id -> hot bytes of each), least recently used first."""
+        """(rows to code or pack, kept copies to drop, id -> hot bytes of each), least recently used first. Cold rows
+        an older format coded alone are always due, to be packed (those of the default policy with no TTL)."""
         rows = self.tiers.hot_rows(values.join(prefix))
         total = sum(size or 0 for *_, size in rows)
         excess, cutoff = total - self.hot_bytes, time.time() - self.cold_after
+        unpacked = {i for i, ns in self.tiers.unpacked_cold(values.join(prefix))
+                    if self.core.policies.of(values.split(ns)) == Policy()}
         code, evict = [], []
         for i, tier, used, size in rows:
-            if everything or used <= cutoff or excess > 0:
+            if i not in unpacked and (everything or used <= cutoff or excess > 0):
                 (code if tier == HOT else evict).append(i)
                 excess -= size or 0
-        return code, evict, {i: size or 0 for i, _, _, size in rows}
+        return code + sorted(unpacked), evict, {i: size or 0 for i, _, _, size in rows}
 
     def run(self, prefix: tuple[str, ...] = (), everything: bool = False, pace=None, progress=None,
             pack: int | None = None, batch: int | None = None) -> CompactionReport:
@@ -103,24 +114,54 @@ class Compactor:
     def _run(self, report: CompactionReport, prefix, everything, pace, progress, batch) -> None:
         self.core.flush_read_times()
         code, evict, _ = self.due(prefix, everything)
+        code.sort()  # in the order written: a namespace's memories go into its packs together
         report.evicted = self.tiers.evict_copies(evict)
         for start in range(0, len(code), batch):
             if pace is not None:
                 pace()
-            rows = self.tiers.claim(code[start : start + batch], time.time(), self.lease_s)
+            rows = self.tiers.claim(code[start : start + batch], time.time(), self.lease_s, cold_too=True)
             if not rows:
                 continue
+            packable = [r for r in rows if r.ttl is None and _policy_of(self.core, r) == Policy()]
+            alone = [r for r in rows if r.tier == HOT and not (r.ttl is None and _policy_of(self.core, r) == Policy())]
             try:
-                coded = self._code(rows, report, pace)
+                coded = self._code(alone, report, pace) if alone else []
+                swapped = self.tiers.swap(coded)
+                if packable:
+                    self._pack(packable, report, pace)
             except BaseException:
                 self.tiers.release([r.id for r in rows])
                 raise
-            swapped = self.tiers.swap(coded)
             report.batches += 1
             report.memories += swapped
             report.superseded += len(coded) - swapped
             if progress is not None:
                 progress(len(rows))
+        dead = [i for i, _, n, d in self.core.packs.with_dead(values.join(prefix)) if d >= n * PACK_DEAD_SHARE]
+        if dead:
+            report.rewritten = Packer(self.core, self.pack_tokens, self.lease_s).rebuild(dead).packs
+
+    def _pack(self, rows, report: CompactionReport, pace) -> None:
+        """Rows of the default lossless policy with no TTL into their namespaces' packs (packing.py)."""
+        core = self.core
+        texts, _ = core.coder.decode([(r.key, r.readable()[0]) for r in rows], core.db.profiles(), core.where)
+        good = []
+        for r, text in zip(rows, texts):
+            if isinstance(text, str) and crc(r.readable()[0]) == r.readable()[1]:
+                good.append((r, text))
+            else:
+                report.failed += 1
+                why = text if isinstance(text, ValueError) else "its checksum does not match"
+                report.errors.append(f"{core.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
+                self.tiers.release([r.id])
+        if not good:
+            return
+        result = Packer(core, self.pack_tokens, self.lease_s).pack([r for r, _ in good], [t for _, t in good], pace)
+        report.memories += result.swapped
+        report.superseded += result.superseded
+        report.text_bytes += sum(r.text_bytes for r, _ in good)
+        report.hot_bytes += result.bytes_before
+        report.cold_bytes += result.bytes_after
 
     def _code(self, rows, report: CompactionReport, pace) -> list[Coded]:
         """Cold records for claimed rows (those whose hot record does not read are released and named)."""

@@ -14,6 +14,9 @@ from engine.store import values, vectors
 from engine.store.embedding import StoreEmbedder
 from engine.store.errors import CorruptMemoryError, InvalidMemoryError, StoreError, StoreVersionError
 from engine.store.hot import ReadTimes, hot_record
+from engine.store.pack_directory import PackDirectory, Slot
+from engine.store.pack_reader import read_slots
+from engine.store.pack_sql import PackTable
 from engine.store.policy_coder import Policies, PolicyCoder
 from engine.store.postgres import is_dsn, open_postgres
 from engine.store.reading import ReadCounts, decode_rows
@@ -33,6 +36,8 @@ class StoreCore:
         self.where, self.db, self.coder, self.embedder = where, db, coder, embedder
         self.policies, self.index, self.scheme, self.dims = policies, index, scheme, dims
         self.tiers = Tiers(db)
+        self.packs = PackTable(db)
+        self.pack_directory = PackDirectory(self.packs)
         self.read_times = ReadTimes()
         self.read_counts = ReadCounts()
 
@@ -67,35 +72,77 @@ class StoreCore:
     def commit(self, writes: list[Row | KeyDelete | PrefixDelete]) -> list[int]:
         """The writes in one transaction, in order; how many rows each deleted. Deleted records leave the decoded
         caches, and their old pages the disk."""
-        gone = self.db.apply(writes)
+        gone = self.db.apply(writes, self._hide_packed)
         deleted = [row for rows in gone for row in rows]
         if deleted:
-            self.coder.forget([bytes(b) for row in deleted for b in row if b is not None], self.db.profiles(),
-                              self.where)
+            self.coder.forget([bytes(b) for row in deleted if row is not None for b in row if b is not None],
+                              self.db.profiles(), self.where)
             self.tiers.scrub()
         return [len(rows) for rows in gone]
+
+    def _hide_packed(self, cur, ns: str, key: str) -> int:
+        """Inside a delete's transaction: the key's packed copies marked dead, their packs' kept texts dropped."""
+        found = self.pack_directory.live_slots_in(cur, self.db.q, ns, {key})
+        for pack_id in sorted({p for p, _ in found}):
+            self.packs.mark_dead(cur, pack_id, {s for p, s in found if p == pack_id})
+            cur.execute(self.db.q("UPDATE semzip_packs SET hot = NULL, used_at = NULL WHERE id = ?"), (pack_id,))
+        return len(found)
 
     def put(self, puts: list[Put], times: dict | None = None) -> None:
         """Write puts hot in one transaction (all or none)."""
         self.commit(self.hot_rows(puts, times))
 
     # -- reading
-    def decode(self, rows: list[Row], scores: list[float | None] | None = None, *,
+    def decode(self, rows: list[Row | Slot], scores: list[float | None] | None = None, *,
                keep_hot: bool = True) -> list[Memory]:
-        """Memories from rows (cold ones in one decode batch); CorruptMemoryError naming the first that does not read.
-        keep_hot=False: a read that is not the agent's use (an export) keeps no copies and moves no read times."""
-        found = decode_rows(rows, scores, self.coder, self.db.profiles(), self.where, keep_hot)
+        """Memories from rows and packed slots (cold rows in one decode batch, packs' streams in another);
+        CorruptMemoryError naming the first that does not read. keep_hot=False: a read that is not the agent's use
+        (an export) keeps no copies and moves no read times."""
+        at_rows = [i for i, r in enumerate(rows) if isinstance(r, Row)]
+        at_slots = [i for i, r in enumerate(rows) if not isinstance(r, Row)]
+        plain = [rows[i] for i in at_rows]
+        found = decode_rows(plain, [scores[i] for i in at_rows] if scores else None, self.coder, self.db.profiles(),
+                            self.where, keep_hot)
         now = time.time()
-        self.read_counts.add(len(found.memories) - found.num_cold, found.num_cold)
+        memories: dict[int, Memory] = {at_rows[k]: m for k, m in found.memories.items()}
+        bad: dict[int, str] = {at_rows[k]: why for k, why in found.bad.items()}
+        num_packed = 0
+        if at_slots:
+            packed = self._read_packed([rows[i] for i in at_slots], [scores[i] for i in at_slots] if scores else None,
+                                       keep_hot)
+            memories.update({at_slots[k]: m for k, m in packed[0].items()})
+            bad.update({at_slots[k]: why for k, why in packed[1].items()})
+            num_packed = packed[2]
+        self.read_counts.add(len(memories) - found.num_cold - num_packed, found.num_cold + num_packed)
         if keep_hot:
-            self.read_times.note([rows[i].id for i in found.memories], now)
+            self.read_times.note([plain[i].id for i in found.memories], now)
         self.tiers.keep_copies(found.copies, now)
         if self.read_times.is_due():
             self.flush_read_times()
-        if found.bad:
-            i = min(found.bad)
-            raise CorruptMemoryError(self.where, values.split(rows[i].ns), rows[i].key, found.bad[i])
-        return [found.memories[i] for i in sorted(found.memories)]
+        if bad:
+            i = min(bad)
+            raise CorruptMemoryError(self.where, values.split(rows[i].ns), _key_of(rows[i]), bad[i])
+        return [memories[i] for i in sorted(memories)]
+
+    def _read_packed(self, slots: list[Slot], scores, keep_hot: bool) -> tuple[dict, dict, int]:
+        """({index: Memory}, {index: why not}, how many the model decoded) for packed slots."""
+        found = self.packs.in_namespaces_of(sorted({s.pack_id for s in slots}))
+        indexes = self.pack_directory.indexes(found)
+        read = read_slots(slots, indexes, self.packs, self.coder.decoder, self.db.profiles(), self.where)
+        if keep_hot:
+            self.packs.keep(read.copies, time.time())
+        memories, bad = {}, dict(read.bad)
+        for n, text in read.texts.items():
+            s = slots[n]
+            try:
+                value = values.from_text(s.entry.kind, text)
+                meta = fieldsmod.parse_fields(s.entry.fields)[0]
+            except ValueError as exc:
+                bad[n] = f"its value is not the JSON it was ({exc})"
+                continue
+            memories[n] = Memory(values.split(s.ns), s.entry.key, value, meta, s.entry.created_at, s.entry.updated_at,
+                                 scores[n] if scores else None)
+        return memories, bad, read.num_decoded
 
     def flush_read_times(self) -> int:
         """Write the read times noted since the last flush (compaction orders by them); how many."""
@@ -107,6 +154,10 @@ class StoreCore:
             self.db.close()
         finally:
             self.coder.close()
+
+
+def _key_of(r: Row | Slot) -> str:
+    return r.key if isinstance(r, Row) else r.entry.key
 
 
 def open_core(conn, *, engine=None, ratio: float | None = None, open_engine=None, policies: Policies,

@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from engine.store import values
+from engine.store import listing, values
 from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
 from engine.store.rows import Put
@@ -40,15 +40,17 @@ def _opened(target, mode: str):
 def export_lines(core: StoreCore, prefix: tuple[str, ...], out) -> int:
     """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many."""
     now = time.time()
-    ids = [t[0] for t in core.db.scan(values.join(prefix), now)]
+    refs = [t[0] for t in listing.live(core, values.join(prefix), now)]
     count = 0
     with _opened(out, "w") as f:
-        for start in range(0, len(ids), BATCH):
-            rows = core.db.by_ids(ids[start : start + BATCH])
+        for start in range(0, len(refs), BATCH):
+            chunk = refs[start : start + BATCH]
+            by_id = {r.id: r for r in core.db.by_ids([i for i in chunk if isinstance(i, int)])}
+            rows = [by_id[i] if isinstance(i, int) else i for i in chunk if not isinstance(i, int) or i in by_id]
             for row, mem in zip(rows, core.decode(rows, keep_hot=False)):
                 line = {"v": DUMP_VERSION, "namespace": list(mem.namespace), "key": mem.key, "value": mem.value,
                         "metadata": mem.meta, "created_at": mem.created_at, "updated_at": mem.updated_at,
-                        "ttl": row.ttl, "expires_at": row.expires_at}
+                        "ttl": getattr(row, "ttl", None), "expires_at": getattr(row, "expires_at", None)}
                 f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
                 count += 1
     return count

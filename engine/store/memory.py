@@ -21,6 +21,8 @@ from engine.store.ops import Delete, DeleteNamespace, Get, ListKeys, ListNamespa
 from engine.store.policy_coder import Policies, Policy
 from engine.store.postgres import is_dsn
 from engine.store.rows import Memory, Put
+from engine.store.pack_plan import PACK_TOKENS
+from engine.store.packing import Packer
 from engine.store.stats import NamespaceStats, namespace_stats
 
 
@@ -31,19 +33,21 @@ class MemoryStore:
     default (True: the whole value, False: nothing, or a list of paths into JSON values).
     cold_after (seconds without a write or read) and hot_bytes (the hot tier's size) say when a memory is
     compacted; compaction=True runs it in a background thread while the store is open (False: only compact()
-    and `semzip store compact` do)."""
+    and `semzip store compact` do). pack_tokens: the pack size B, the most tokens a read of a packed memory
+    decodes (memories of the default lossless policy with no TTL are packed; others are coded alone)."""
 
     def __init__(self, conn: str | Path, *, engine=None, mode: str = "lossless", ratio: float | None = None,
                  policies: dict | None = None, embed=None, dims: int | None = None,
                  scheme: str = vectors.DEFAULT_SCHEME, index=True, open_engine=None,
-                 cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, compaction: bool = True):
+                 cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, compaction: bool = True,
+                 pack_tokens: int = PACK_TOKENS):
         by_prefix = {values.check_namespace(ns): p if isinstance(p, Policy) else Policy(*p)
                      for ns, p in (policies or {}).items()}
         self.core = open_core(conn, engine=engine, ratio=ratio, open_engine=open_engine,
                               policies=Policies(Policy(mode, ratio), by_prefix), embed=embed, dims=dims,
                               scheme=scheme, index=index)
         self.where, self.scheme, self.dims = self.core.where, self.core.scheme, self.core.dims
-        self.compactor = Compactor(self.core, cold_after, hot_bytes)
+        self.compactor = Compactor(self.core, cold_after, hot_bytes, pack_tokens=pack_tokens)
         self.host = HostCalls()
         self.background = BackgroundCompaction(self.compactor, self.host) if compaction else None
 
@@ -85,8 +89,11 @@ class MemoryStore:
             return dump.import_lines(self.core, source)
 
     def vacuum(self) -> None:
-        """Give the space of deleted and compacted memories back to the disk (SQLite: the file rewritten packed;
-        PostgreSQL: VACUUM FULL of the memories table)."""
+        """Give the space of deleted and compacted memories back to the disk: every pack that holds a deleted memory
+        coded again without it (the model runs), then SQLite's file rewritten packed (PostgreSQL: VACUUM FULL).
+        Afterwards no deleted memory's text or coded stream is in the database files."""
+        with self.host.call():
+            Packer(self.core, self.compactor.pack_tokens).rebuild([p for p, *_ in self.core.packs.with_dead("")])
         self.core.tiers.vacuum(full=True)
 
     def sweep(self) -> int:
@@ -148,7 +155,7 @@ class MemoryStore:
     # -- size
     def stats(self) -> list[NamespaceStats]:
         """Memories, bytes in and bytes stored (records, kept copies and embeddings) per namespace, and per tier."""
-        return namespace_stats(self.core.db.stats())
+        return namespace_stats(self.core.db.stats(), self.core.packs.stats())
 
     def file_bytes(self) -> int | None:
         """Bytes of the store's files on disk (SQLite: the database and its WAL); None for PostgreSQL."""

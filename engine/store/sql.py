@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from engine.store.database import Database, Dialect
 from engine.store.errors import StoreError
+from engine.store.pack_sql import pack_schema
 from engine.store.rows import COLD, Row
 
-FORMAT_VERSION = 2  # of the tables below; a store written by a newer version is refused, an older one upgraded
+FORMAT_VERSION = 3  # of the tables below; a store written by a newer version is refused, an older one upgraded
 ROW_COLUMNS = ("id, ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, expires_at, ttl, tier, "
                "hot, hot_crc, version, used_at, policy")
 # Format 2's columns beyond format 1's: a format-1 row is a cold one (its body is its policy's record).
@@ -49,6 +50,7 @@ def schema(d: Dialect) -> list[str]:
         f"ttl {d.real}, vecs {d.blob}, {', '.join(c.format(blob=d.blob, real=d.real) for c in TIER_COLUMNS)}, "
         f"UNIQUE (ns, key))",
         HOT_INDEX,
+        *pack_schema(d),  # format 3: the packs (pack_sql.py)
     ]
 
 
@@ -77,17 +79,23 @@ class SqlStore(Database):
         return dict(self.read("SELECT key, value FROM semzip_meta"))
 
     def _upgrade(self) -> None:
-        """Format 1 to 2 in one transaction: the tier columns added, its rows cold (their bodies are their
-        policy's records). Rechecked under the write lock: another process may have upgraded it first."""
-        with self.transaction("upgrade its tables to store format 2") as cur:
+        """Format 1 to 2 (the tier columns added, its rows cold: their bodies are their policy's records), then 2 to
+        3 (the packs' tables, created by init; rows stay as they are until compaction packs them), in one
+        transaction. Rechecked under the write lock: another process may have upgraded it first."""
+        with self.transaction(f"upgrade its tables to store format {FORMAT_VERSION}") as cur:
             if self.d.lock_profiles:
                 cur.execute(self.d.lock_profiles)
             cur.execute("SELECT value FROM semzip_meta WHERE key = 'format'")
-            if cur.fetchall() != [("1",)]:
+            found = cur.fetchall()
+            if not found or int(found[0][0]) >= FORMAT_VERSION:
                 return
-            for column in TIER_COLUMNS:
-                cur.execute(f"ALTER TABLE semzip_memories ADD COLUMN {column.format(blob=self.d.blob, real=self.d.real)}")
-            cur.execute(HOT_INDEX)
+            if found == [("1",)]:
+                for column in TIER_COLUMNS:
+                    cur.execute(f"ALTER TABLE semzip_memories ADD COLUMN "
+                                f"{column.format(blob=self.d.blob, real=self.d.real)}")
+                cur.execute(HOT_INDEX)
+            for stmt in pack_schema(self.d):
+                cur.execute(stmt)
             cur.execute(f"UPDATE semzip_meta SET value = '{FORMAT_VERSION}' WHERE key = 'format'")
 
     def set_meta(self, entries: dict[str, str]) -> dict[str, str]:
@@ -117,10 +125,12 @@ class SqlStore(Database):
     def _profile_list(found: list[tuple]) -> list[str]:
         return json.loads(found[0][0]) if found else []
 
-    def apply(self, writes: list[Row | KeyDelete | PrefixDelete]) -> list[list[tuple]]:
+    def apply(self, writes: list[Row | KeyDelete | PrefixDelete], hide_packed) -> list[list[tuple]]:
         """In one transaction and in order: each Row inserted or replacing its key's (created_at kept; its id and
-        version set on it), each delete done. For each write, (body, kept copy or None) of the rows it deleted.
-        A replaced row's version goes up, so a compaction that read the old one cannot swap its record in."""
+        version set on it), each delete done. For each write, (body, kept copy or None) of the rows it deleted, and
+        a None for each packed copy it hid: hide_packed(cur, ns, key) (after the row's own delete, so a compaction
+        that swaps the row into a pack either sees the delete or is seen by it), and packs under a deleted prefix
+        go with it. A replaced row's version goes up, so a compaction that read the old one cannot swap it out."""
         upsert = self.q(
             "INSERT INTO semzip_memories (ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, "
             "expires_at, ttl, vecs, tier, used_at, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
@@ -141,11 +151,18 @@ class SqlStore(Database):
                     gone.append([])
                 elif isinstance(w, KeyDelete):
                     cur.execute(delete_key, (w.ns, w.key))
-                    gone.append(cur.fetchall())
+                    gone.append(cur.fetchall() + [None] * hide_packed(cur, w.ns, w.key))
                 else:
                     cond, params = self.prefix_condition(w.prefix)
                     cur.execute(self.q(f"DELETE FROM semzip_memories WHERE {cond} RETURNING body, hot"), params)
-                    gone.append(cur.fetchall())
+                    found = cur.fetchall()
+                    cur.execute(self.q(f"SELECT SUM(num_memories - (SELECT COUNT(*) FROM semzip_pack_dead WHERE pack_id "
+                                       f"= id)) FROM semzip_packs WHERE {cond}"), params)
+                    packed = int(cur.fetchone()[0] or 0)  # PostgreSQL sums to a Decimal
+                    cur.execute(self.q(f"DELETE FROM semzip_pack_dead WHERE pack_id IN (SELECT id FROM semzip_packs "
+                                       f"WHERE {cond})"), params)
+                    cur.execute(self.q(f"DELETE FROM semzip_packs WHERE {cond}"), params)
+                    gone.append(found + [None] * packed)
         return gone
 
     def fetch(self, ns: str, keys: list[str], now: float) -> list[Row]:

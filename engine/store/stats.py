@@ -20,8 +20,9 @@ class NamespaceStats:
     kept_copies: int = 0
 
 
-def namespace_stats(rows) -> list[NamespaceStats]:
-    """NamespaceStats from SqlStore.stats' rows (per namespace and tier)."""
+def namespace_stats(rows, pack_rows=()) -> list[NamespaceStats]:
+    """NamespaceStats from SqlStore.stats' rows (per namespace and tier) and PackTable.stats' (packed memories count
+    as cold, a pack's index and streams as their cold bytes, its kept texts as hot bytes)."""
     by_ns: dict[str, dict] = {}
     for ns, tier, n, t, body, kept, vecs in rows:
         d = by_ns.setdefault(ns, dict(memories=0, text_bytes=0, stored_bytes=0, hot=0, hot_bytes=0, cold=0,
@@ -38,4 +39,14 @@ def namespace_stats(rows) -> list[NamespaceStats]:
             d["cold"] += n
             d["cold_bytes"] += body
             d["kept_copies"] += n if tier == COLD_KEPT else 0
-    return [NamespaceStats(values.split(ns), **d) for ns, d in by_ns.items()]
+    for ns, _, n, t, body, kept, vecs in pack_rows:
+        d = by_ns.setdefault(ns, dict(memories=0, text_bytes=0, stored_bytes=0, hot=0, hot_bytes=0, cold=0,
+                                      cold_bytes=0, kept_copies=0))
+        n, t, body, kept, vecs = (int(x or 0) for x in (n, t, body, kept, vecs))
+        d["memories"] += n
+        d["text_bytes"] += t
+        d["stored_bytes"] += body + kept + vecs
+        d["hot_bytes"] += kept
+        d["cold"] += n
+        d["cold_bytes"] += body
+    return [NamespaceStats(values.split(ns), **d) for ns, d in sorted(by_ns.items())]

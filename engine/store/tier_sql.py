@@ -46,18 +46,27 @@ class Tiers:
             f"SELECT id, tier, COALESCE(used_at, updated_at), CASE WHEN tier = {HOT} THEN LENGTH(body) ELSE "
             f"LENGTH(hot) END FROM semzip_memories WHERE tier <> {COLD} AND {cond} ORDER BY 3, id", params)
 
+    def unpacked_cold(self, prefix: str) -> list[tuple[int, str]]:
+        """(id, ns) of the cold rows with no TTL: in a store of format 3 these are rows older formats coded alone,
+        which compaction packs when their namespace's policy is the default one."""
+        cond, params = self.db.prefix_condition(prefix)
+        return self.db.read(f"SELECT id, ns FROM semzip_memories WHERE tier <> {HOT} AND ttl IS NULL AND {cond} "
+                            f"ORDER BY id", params)
+
     def evict_copies(self, ids: list[int]) -> int:
         """Drop the kept hot copies of these rows (their cold record stays: nothing is coded); how many."""
         return self._update_each("SET hot = NULL, hot_crc = NULL, tier = {cold} WHERE id = ? AND tier = {kept}",
                                  [(i,) for i in ids], "evict kept copies")
 
-    def claim(self, ids: list[int], now: float, lease_s: float) -> list[Row]:
-        """Lease those of these hot rows that no other compactor holds; their rows (vectors in .vectors)."""
+    def claim(self, ids: list[int], now: float, lease_s: float, cold_too: bool = False) -> list[Row]:
+        """Lease those of these hot rows (cold_too: or cold ones, to pack) that no other compactor holds; their rows
+        (vectors in .vectors)."""
         if not ids:
             return []
         marks = ", ".join("?" * len(ids))
         with self.db.transaction("claim memories to compact") as cur:
-            cur.execute(self.db.q(f"SELECT {ROW_COLUMNS}, vecs FROM semzip_memories WHERE id IN ({marks}) AND tier = {HOT} "
+            cur.execute(self.db.q(f"SELECT {ROW_COLUMNS}, vecs FROM semzip_memories WHERE id IN ({marks}) AND "
+                                   f"{'1 = 1' if cold_too else f'tier = {HOT}'} "
                                    f"AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id{self.d.skip_locked}"),
                         (*ids, now))
             found = cur.fetchall()

@@ -115,10 +115,12 @@ class LosslessCodec:
         bounds = [n * i // k for i in range(k + 1)]
         return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def compress(self, items: list[Item], on_done: OnItemDone = ignore, with_bits: bool = False):
+    def compress(self, items: list[Item], on_done: OnItemDone = ignore, with_bits: bool = False,
+                 tokens: list[list[int]] | None = None):
         """One record per item, in order (with_bits: also each item's per-token surprisal, for the ratio knob).
 
         on_done fires for each item the moment its last segment is coded (memories finish in any order).
+        tokens: each item's tokens, already made (parts.py tokenizes a pack's parts one by one).
         """
         t0 = time.perf_counter()
         records: list[Record | None] = [None] * len(items)
@@ -126,14 +128,14 @@ class LosslessCodec:
         for i, item in enumerate(items):
             try:
                 data = item.text.encode("utf-8")
-                tokens = self.tokenizer.encode(item.text)
+                item_tokens = tokens[i] if tokens is not None else self.tokenizer.encode(item.text)
             except (UnicodeEncodeError, ValueError) as exc:
                 records[i] = Record(item.id, "error", error=f"{item.id}: cannot be coded exactly ({exc})",
                                     line=item.line, meta=item.meta)
                 on_done(ItemDone(i, records[i], None))
                 continue
             records[i] = Record(item.id, "lossless", checksum=checksum(data), profile=self.profile.key, meta=item.meta)
-            jobs += [(i, seg) for seg in self.segments(tokens)]
+            jobs += [(i, seg) for seg in self.segments(item_tokens)]
         parts: dict[int, list] = {}  # item -> its segments' (tokens, code, bits), filled as streams finish
         place = []  # job -> its position among its item's segments
         for i, _ in jobs:
@@ -147,8 +149,8 @@ class LosslessCodec:
             if all(p is not None for p in parts[i]):
                 records[i].payload = pack_payload([(n, c) for n, c, _ in parts[i]])
                 surprisal[i] = [x for _, _, b in parts[i] for x in b]
-                tokens = sum(n for n, _, _ in parts[i])
-                on_done(ItemDone(i, records[i], time.perf_counter() - t0, tokens, 0))
+                num_tokens = sum(n for n, _, _ in parts[i])
+                on_done(ItemDone(i, records[i], time.perf_counter() - t0, num_tokens, 0))
 
         encode_all(self.primed, [seg for _, seg in jobs], self.coding(self.profile.coder), with_bits,
                    on_stream=stream_done)

@@ -1,0 +1,177 @@
+"""The packs' tables (store format 3) and their SQL: a row per pack, and the slots deleted since it was written.
+
+A pack row is immutable once written but for its kept copy (the texts reads decoded) and its lease. A deleted
+memory of a pack is a row of semzip_pack_dead: written in the delete's own transaction, so a delete hides it at
+once without touching the pack; the pack is coded again later without it (compaction past a dead share, vacuum).
+Writers that change a namespace's packs take its lease (claimed_until) first, so two compactors never rebuild
+the same pack; no lock is held while the model codes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.store.database import Database, Dialect
+
+
+def pack_schema(d: Dialect) -> list[str]:
+    return [
+        f"CREATE TABLE IF NOT EXISTS semzip_packs (id {d.id_column}, ns {d.text_key} NOT NULL, idx {d.blob} NOT NULL, "
+        f"idx_crc BIGINT NOT NULL, body {d.blob} NOT NULL, vecs {d.blob}, num_memories INTEGER NOT NULL, "
+        f"num_tokens INTEGER NOT NULL, tail_tokens INTEGER NOT NULL, text_bytes INTEGER NOT NULL, "
+        f"created_at {d.real} NOT NULL, hot {d.blob}, used_at {d.real}, claimed_until {d.real})",
+        "CREATE INDEX IF NOT EXISTS semzip_packs_by_ns ON semzip_packs (ns)",
+        f"CREATE TABLE IF NOT EXISTS semzip_pack_dead (pack_id BIGINT NOT NULL, slot INTEGER NOT NULL, "
+        f"PRIMARY KEY (pack_id, slot)){d.without_rowid}",
+    ]
+
+
+@dataclass(slots=True)
+class NewPack:
+    """A pack to insert: what its row holds."""
+
+    ns: str
+    idx: bytes
+    idx_crc: int
+    body: bytes
+    vecs: bytes | None
+    num_memories: int
+    num_tokens: int
+    tail_tokens: int  # tokens in its last stream: under the pack size, a later compaction fills it
+    text_bytes: int
+
+
+class PackTable:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- reads
+    def in_namespaces(self, prefix: str, exact: bool = False) -> list[tuple[int, str, int]]:
+        """(id, ns, idx_crc) of the packs of a namespace (exact) or under a prefix, oldest first."""
+        if exact:
+            return self.db.read("SELECT id, ns, idx_crc FROM semzip_packs WHERE ns = ? ORDER BY id", (prefix,))
+        cond, params = self.db.prefix_condition(prefix)
+        return self.db.read(f"SELECT id, ns, idx_crc FROM semzip_packs WHERE {cond} ORDER BY id", params)
+
+    def in_namespaces_of(self, ids: list[int]) -> list[tuple[int, str, int]]:
+        """(id, ns, idx_crc) of these packs (those still there)."""
+        return self._in("SELECT id, ns, idx_crc FROM semzip_packs WHERE id IN", ids)
+
+    def indexes(self, ids: list[int]) -> list[tuple[int, int, bytes]]:
+        """(id, idx_crc, idx) of these packs."""
+        return [(i, c, bytes(x)) for i, c, x in self._in("SELECT id, idx_crc, idx FROM semzip_packs WHERE id IN", ids)]
+
+    def dead(self, ids: list[int]) -> dict[int, set[int]]:
+        """Pack id -> its deleted slots (packs with none are absent)."""
+        out: dict[int, set[int]] = {}
+        for p, s in self._in("SELECT pack_id, slot FROM semzip_pack_dead WHERE pack_id IN", ids):
+            out.setdefault(p, set()).add(s)
+        return out
+
+    def bodies(self, ids: list[int]) -> dict[int, tuple[bytes, bytes | None]]:
+        """Pack id -> (its streams' bytes, its kept copy or None)."""
+        return {i: (bytes(b), bytes(h) if h is not None else None)
+                for i, b, h in self._in("SELECT id, body, hot FROM semzip_packs WHERE id IN", ids)}
+
+    def vectors(self, ids: list[int]) -> dict[int, bytes]:
+        return {i: bytes(v) for i, v in self._in("SELECT id, vecs FROM semzip_packs WHERE vecs IS NOT NULL AND id IN",
+                                                 ids)}
+
+    def open_tail(self, ns: str, below_tokens: int, now: float) -> list[tuple]:
+        """(id, num_tokens, tail_tokens) of the namespace's newest pack when its last stream is under below_tokens
+        and no other compactor holds it."""
+        return self.db.read("SELECT id, num_tokens, tail_tokens FROM semzip_packs WHERE ns = ? AND tail_tokens < ? "
+                            "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id DESC LIMIT 1",
+                            (ns, below_tokens, now))
+
+    def with_dead(self, prefix: str) -> list[tuple[int, str, int, int]]:
+        """(id, ns, memories, deleted slots) of the packs under a prefix that hold a deleted memory."""
+        cond, params = self.db.prefix_condition(prefix)
+        return self.db.read(f"SELECT p.id, p.ns, p.num_memories, COUNT(*) FROM semzip_packs p JOIN semzip_pack_dead d "
+                            f"ON d.pack_id = p.id WHERE {cond.replace('ns', 'p.ns')} GROUP BY p.id, p.ns, "
+                            f"p.num_memories ORDER BY p.id", params)
+
+    def kept(self, prefix: str) -> list[tuple[int, float, int]]:
+        """(id, last read, kept bytes) of the packs under a prefix with a kept copy, least recently read first."""
+        cond, params = self.db.prefix_condition(prefix)
+        return self.db.read(f"SELECT id, COALESCE(used_at, 0), LENGTH(hot) FROM semzip_packs WHERE hot IS NOT NULL AND "
+                            f"{cond} ORDER BY 2, id", params)
+
+    def stats(self) -> list[tuple]:
+        """(ns, packs, live memories, text bytes, index + body bytes, kept copy bytes, vector bytes) per namespace."""
+        return self.db.read("SELECT ns, COUNT(*), SUM(num_memories - (SELECT COUNT(*) FROM semzip_pack_dead WHERE "
+                            "pack_id = id)), SUM(text_bytes), SUM(LENGTH(idx) + LENGTH(body)), SUM(COALESCE(LENGTH(hot), "
+                            "0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_packs GROUP BY ns ORDER BY ns")
+
+    def num_dead(self) -> dict[int, int]:
+        return dict(self.db.read("SELECT pack_id, COUNT(*) FROM semzip_pack_dead GROUP BY pack_id"))
+
+    # -- writes, inside a caller's transaction (cur)
+    def insert(self, cur, p: NewPack, now: float) -> int:
+        cur.execute(self.db.q("INSERT INTO semzip_packs (ns, idx, idx_crc, body, vecs, num_memories, num_tokens, "
+                              "tail_tokens, text_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
+                    (p.ns, p.idx, p.idx_crc, p.body, p.vecs, p.num_memories, p.num_tokens, p.tail_tokens,
+                     p.text_bytes, now))
+        return cur.fetchone()[0]
+
+    def mark_dead(self, cur, pack_id: int, slots) -> None:
+        sql = self.db.q("INSERT INTO semzip_pack_dead (pack_id, slot) VALUES (?, ?) ON CONFLICT DO NOTHING")
+        for s in sorted(slots):
+            cur.execute(sql, (pack_id, s))
+
+    def dead_in(self, cur, pack_id: int) -> set[int]:
+        cur.execute(self.db.q("SELECT slot FROM semzip_pack_dead WHERE pack_id = ?"), (pack_id,))
+        return {s for (s,) in cur.fetchall()}
+
+    def delete(self, cur, ids: list[int]) -> None:
+        for i in ids:
+            cur.execute(self.db.q("DELETE FROM semzip_pack_dead WHERE pack_id = ?"), (i,))
+            cur.execute(self.db.q("DELETE FROM semzip_packs WHERE id = ?"), (i,))
+
+    def delete_under(self, cur, prefix: str) -> int:
+        """Every pack of a namespace and those under it; how many."""
+        cond, params = self.db.prefix_condition(prefix)
+        cur.execute(self.db.q(f"DELETE FROM semzip_pack_dead WHERE pack_id IN (SELECT id FROM semzip_packs WHERE "
+                              f"{cond})"), params)
+        cur.execute(self.db.q(f"DELETE FROM semzip_packs WHERE {cond}"), params)
+        return cur.rowcount
+
+    def claim(self, ids: list[int], now: float, lease_s: float) -> list[int]:
+        """Lease these packs (to rebuild them); those no other compactor holds."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self.db.transaction("claim packs") as cur:
+            cur.execute(self.db.q(f"SELECT id FROM semzip_packs WHERE id IN ({marks}) AND (claimed_until IS NULL OR "
+                                  f"claimed_until < ?) ORDER BY id{self.db.d.skip_locked}"), (*ids, now))
+            got = [i for (i,) in cur.fetchall()]
+            for i in got:
+                cur.execute(self.db.q("UPDATE semzip_packs SET claimed_until = ? WHERE id = ?"), (now + lease_s, i))
+        return got
+
+    def release(self, ids: list[int]) -> None:
+        if ids:
+            with self.db.transaction("release packs") as cur:
+                for i in ids:
+                    cur.execute(self.db.q("UPDATE semzip_packs SET claimed_until = NULL WHERE id = ?"), (i,))
+
+    def keep(self, copies: dict[int, bytes], now: float) -> None:
+        """Each pack's kept copy replaced (a read decoded more of it)."""
+        if copies:
+            with self.db.transaction("keep decoded texts") as cur:
+                for i, blob in sorted(copies.items()):
+                    cur.execute(self.db.q("UPDATE semzip_packs SET hot = ?, used_at = ? WHERE id = ?"), (blob, now, i))
+
+    def evict(self, ids: list[int]) -> int:
+        if not ids:
+            return 0
+        with self.db.transaction("evict kept texts") as cur:
+            for i in ids:
+                cur.execute(self.db.q("UPDATE semzip_packs SET hot = NULL, used_at = NULL WHERE id = ?"), (i,))
+        return len(ids)
+
+    def _in(self, sql: str, ids: list[int]) -> list[tuple]:
+        out = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out += self.db.read(f"{sql} ({', '.join('?' * len(chunk))})", chunk)
+        return out

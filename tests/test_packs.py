@@ -1,0 +1,155 @@
+"""Packs (store format 3): compaction writes a namespace's memories into packs; reads, deletes and vacuum on them.
+
+Real model (the bundled lossless engine), short texts: each test codes a few hundred tokens.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine.store import MemoryStore, Policy, Put
+from engine.store.errors import CorruptMemoryError
+from engine.store.pack_format import Entry, PackIndex, Part, Window, decode_index, encode_index
+from engine.store.pack_plan import plan_streams, plan_windows
+
+TURNS = [f"Speaker {'AB'[i % 2]}: turn {i} about {topic}." for i, topic in
+         enumerate(["the lake house", "a red bicycle", "grandmother's recipes", "the marathon in May", "a new puppy",
+                    "painting classes", "the job interview", "a trip to Lisbon", "learning the violin", "a garden"])]
+LONG = "\n".join(f"Line {i}: the committee discussed budget item {i} and agreed to revisit it later." for i in range(40))
+
+
+def packed_store(path, engine, embedder, pack_tokens: int = 64) -> MemoryStore:
+    store = MemoryStore(path, engine=engine, embed=embedder.embed, dims=384, compaction=False)
+    store.compactor.pack_tokens = pack_tokens  # small packs: several streams from few memories
+    return store
+
+
+def test_the_index_round_trips_and_a_damaged_one_is_refused():
+    index = PackIndex([Entry("k", 0, '{"m":{"a":1}}', 1.5, 2.25, 3, 7, True), Entry(None, 1, None, 0.0, 0.0, 4, 9, False)],
+                      [[Part(0, 3, 2), Part(-1, 1, 1), Part(1, 4, 3)]], [Window(0, 0, 3)])
+    blob = encode_index(index)
+    back = decode_index(blob)
+    assert back.entries == index.entries and back.streams == index.streams and back.windows == index.windows
+    assert back.spans[1][0].tokens == 6 and back.slot_of == {"k": 0}
+    with pytest.raises(ValueError, match="damaged"):
+        decode_index(blob[:-3] + bytes([blob[-3] ^ 1]) + blob[-2:])
+
+
+def test_the_plan_fills_streams_to_the_pack_size_and_cuts_long_memories_at_lines():
+    texts = ["a" * 10, "b" * 10, "c" * 10, "x\n" * 30]
+    streams = plan_streams(texts, [10, 10, 10, 60], lambda lines: [2] * len(lines), 1, pack_tokens=25)
+    assert [[p.slot for p in s] for s in streams] == [[0, -1, 1], [2], [3], [3], [3]]
+    assert "".join(p.text for s in streams[2:] for p in s) == texts[3]
+    assert all(sum(p.tokens for p in s) <= 25 for s in streams)
+    windows = plan_windows(0, [(0, 10), (-1, 1), (1, 10), (-1, 1), (2, 10)], window_tokens=20)
+    assert [(w.first, w.end) for w in windows] == [(0, 4), (4, 5)]  # a separator goes with the window before it
+
+
+def test_compaction_packs_and_every_memory_reads_back_in_a_fresh_store(tmp_path, lossless_engine, embedder):
+    path = tmp_path / "s.db"
+    with packed_store(path, lossless_engine, embedder) as store:
+        for i, t in enumerate(TURNS):
+            store.put(("u", "c1"), f"t{i}", t, meta={"n": i})
+        store.put(("u", "c1"), "long", LONG)
+        store.put(("u", "c2"), "j", {"title": "a JSON value", "n": 3})
+        report = store.compact(everything=True)
+        assert report.memories == len(TURNS) + 2 and not report.errors
+    rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM semzip_memories").fetchone()[0]
+    packs = sqlite3.connect(path).execute("SELECT COUNT(*), SUM(num_memories) FROM semzip_packs").fetchone()
+    assert rows == 0 and packs == (2, len(TURNS) + 2)  # a row per pack, none per memory
+    with packed_store(path, lossless_engine, embedder) as store:
+        got = store.get_many([(("u", "c1"), f"t{i}") for i in range(len(TURNS))])
+        assert [m.value for m in got] == TURNS and [m.meta for m in got] == [{"n": i} for i in range(len(TURNS))]
+        assert store.get(("u", "c1"), "long").value == LONG
+        assert store.get(("u", "c2"), "j").value == {"title": "a JSON value", "n": 3}
+        assert sorted(store.list(("u", "c1"), limit=100)) == sorted([f"t{i}" for i in range(len(TURNS))] + ["long"])
+        hits = store.search(("u",), query="a trip to Lisbon", limit=3)
+        assert hits[0].key == "t7" and hits[0].value == TURNS[7]
+        assert [s.memories for s in store.stats()] == [len(TURNS) + 1, 1]
+
+
+def test_a_trickle_of_compactions_merges_into_the_open_pack(tmp_path, lossless_engine, embedder):
+    with packed_store(tmp_path / "s.db", lossless_engine, embedder, pack_tokens=256) as store:
+        for i, t in enumerate(TURNS):
+            store.put(("u",), f"t{i}", t)
+            store.compact(everything=True)
+        (count,) = store.core.db.read("SELECT COUNT(*) FROM semzip_packs")[0]
+        assert count == 1  # each compaction reopened the last stream instead of starting a pack
+        assert [m.value for m in store.get_many([(("u",), f"t{i}") for i in range(len(TURNS))])] == TURNS
+
+
+def test_put_supersedes_delete_hides_and_vacuum_leaves_no_deleted_bytes(tmp_path, lossless_engine, embedder):
+    path = tmp_path / "s.db"
+    secret = "Speaker C: my passport number is QX-774-SECRET-19."
+    with packed_store(path, lossless_engine, embedder) as store:
+        for i, t in enumerate(TURNS):
+            store.put(("u",), f"t{i}", t)
+        store.put(("u",), "secret", secret)
+        store.compact(everything=True)
+        store.put(("u",), "t1", "replaced")
+        assert store.get(("u",), "t1").value == "replaced"
+        assert store.get(("u",), "t2").value == TURNS[2]  # the pack's kept copy now holds the decoded texts
+        assert store.delete(("u",), "secret") and store.get(("u",), "secret") is None
+        assert "secret" not in store.list(("u",), limit=100)
+        assert all(h.key != "secret" for h in store.search(("u",), query="passport number", limit=20))
+        store.vacuum()
+        assert [m.value for m in store.get_many([(("u",), f"t{i}") for i in (0, 2, 9)])] == [TURNS[0], TURNS[2], TURNS[9]]
+    data = b"".join(Path(str(path) + s).read_bytes() for s in ("", "-wal") if Path(str(path) + s).exists())
+    assert b"QX-774" not in data and b"secret" not in data
+
+
+def test_a_damaged_stream_fails_its_memories_by_name_and_the_other_packs_read(tmp_path, lossless_engine, embedder):
+    path = tmp_path / "s.db"
+    with packed_store(path, lossless_engine, embedder) as store:
+        for i, t in enumerate(TURNS):
+            store.put(("a",), f"t{i}", t)
+            store.put(("b",), f"t{i}", t)
+        store.compact(everything=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    (pack_id, body), = db.execute("SELECT id, body FROM semzip_packs WHERE ns = 'a'").fetchall()
+    body = bytearray(body)
+    body[len(body) // 2] ^= 0x55
+    db.execute("UPDATE semzip_packs SET body = ? WHERE id = ?", (bytes(body), pack_id))
+    db.close()
+    with packed_store(path, lossless_engine, embedder) as store:
+        bad = 0
+        for i in range(len(TURNS)):
+            try:
+                assert store.get(("a",), f"t{i}").value == TURNS[i]
+            except CorruptMemoryError as exc:
+                assert f"t{i}" in str(exc)
+                bad += 1
+        assert bad > 0
+        assert [m.value for m in store.get_many([(("b",), f"t{i}") for i in range(len(TURNS))])] == TURNS
+
+
+def test_a_store_of_format_2_opens_reads_and_is_packed_at_its_next_compaction(tmp_path, lossless_engine, embedder):
+    stored = Path(__file__).parent / "data" / "stores"
+    expected = [json.loads(line) for line in (stored / "format2.jsonl").open(encoding="utf-8")]
+    path = tmp_path / "s.db"
+    shutil.copy(stored / "format2.db", path)
+    with MemoryStore(path, engine=lossless_engine, embed=embedder.embed, dims=384, compaction=False,
+                     policies={("notes",): Policy("zstd")}) as store:
+        assert store.core.db.read("SELECT value FROM semzip_meta WHERE key = 'format'") == [("3",)]
+        pairs = [(tuple(d["namespace"]), d["key"]) for d in expected]
+        assert [(m.value, m.meta) for m in store.get_many(pairs)] == [(d["value"], d["meta"]) for d in expected]
+        report = store.compact(everything=True)
+        assert report.memories == 4 and not report.errors  # the cold, kept and hot ones of the default policy
+        assert sorted(store.core.db.read("SELECT key FROM semzip_memories")) == [("ttl",), ("z1",)]
+        assert [(m.value, m.meta) for m in store.get_many(pairs)] == [(d["value"], d["meta"]) for d in expected]
+
+
+def test_packs_on_either_database_put_compact_read_delete(conn, lossless_engine, embedder):
+    with MemoryStore(conn, engine=lossless_engine, embed=embedder.embed, dims=384, compaction=False,
+                     pack_tokens=64) as store:
+        store.put_many([Put(("p",), f"t{i}", t) for i, t in enumerate(TURNS)])
+        assert store.compact(everything=True).memories == len(TURNS)
+        assert store.core.db.read("SELECT COUNT(*) FROM semzip_memories") == [(0,)]
+        assert store.delete(("p",), "t4") and store.get(("p",), "t4") is None
+        assert [m.value for m in store.get_many([(("p",), f"t{i}") for i in (0, 5, 9)])] == [TURNS[0], TURNS[5], TURNS[9]]
+        assert store.search(("p",), query="learning the violin", limit=1)[0].key == "t8"
+        assert store.delete_namespace(("p",)) == len(TURNS) - 1 and store.list(("p",)) == []
