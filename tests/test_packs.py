@@ -13,7 +13,7 @@ import pytest
 
 from engine.store import MemoryStore, Policy, Put
 from engine.store.errors import CorruptMemoryError
-from engine.store.pack_format import Entry, PackIndex, Part, Window, decode_index, encode_index
+from engine.store.pack_format import Entry, PackIndex, Part, Span, Window, decode_index, encode_index
 from engine.store.pack_plan import plan_streams, plan_windows
 
 TURNS = [f"Speaker {'AB'[i % 2]}: turn {i} about {topic}." for i, topic in
@@ -30,11 +30,12 @@ def packed_store(path, engine, embedder, pack_tokens: int = 64) -> MemoryStore:
 
 def test_the_index_round_trips_and_a_damaged_one_is_refused():
     index = PackIndex([Entry("k", 0, '{"m":{"a":1}}', 1.5, 2.25, 3, 7, True), Entry(None, 1, None, 0.0, 0.0, 4, 9, False)],
-                      [[Part(0, 3, 2), Part(-1, 1, 1), Part(1, 4, 3)]], [Window(0, 0, 3)])
+                      [[Part(0, 3, 2), Part(1, 4, 3)]], [Window(0, 0, 2)], separator_tokens=1)
     blob = encode_index(index)
     back = decode_index(blob)
     assert back.entries == index.entries and back.streams == index.streams and back.windows == index.windows
-    assert back.spans[1][0].tokens == 6 and back.slot_of == {"k": 0}
+    assert back.spans[1][0] == Span(0, 4, 8, 6) and back.slot_of == {"k": 0}  # after the separator's byte and token
+    assert back.entries[1].updated_at == 0.0 and back.entries[0].updated_at == 2.25  # times exact
     with pytest.raises(ValueError, match="damaged"):
         decode_index(blob[:-3] + bytes([blob[-3] ^ 1]) + blob[-2:])
 
@@ -45,8 +46,8 @@ def test_the_plan_fills_streams_to_the_pack_size_and_cuts_long_memories_at_lines
     assert [[p.slot for p in s] for s in streams] == [[0, -1, 1], [2], [3], [3], [3]]
     assert "".join(p.text for s in streams[2:] for p in s) == texts[3]
     assert all(sum(p.tokens for p in s) <= 25 for s in streams)
-    windows = plan_windows(0, [(0, 10), (-1, 1), (1, 10), (-1, 1), (2, 10)], window_tokens=20)
-    assert [(w.first, w.end) for w in windows] == [(0, 4), (4, 5)]  # a separator goes with the window before it
+    windows = plan_windows(0, [(0, 10), (1, 10), (2, 10)], window_tokens=20)
+    assert [(w.first, w.end) for w in windows] == [(0, 2), (2, 3)]
 
 
 def test_compaction_packs_and_every_memory_reads_back_in_a_fresh_store(tmp_path, lossless_engine, embedder):
@@ -153,3 +154,72 @@ def test_packs_on_either_database_put_compact_read_delete(conn, lossless_engine,
         assert [m.value for m in store.get_many([(("p",), f"t{i}") for i in (0, 5, 9)])] == [TURNS[0], TURNS[5], TURNS[9]]
         assert store.search(("p",), query="learning the violin", limit=1)[0].key == "t8"
         assert store.delete_namespace(("p",)) == len(TURNS) - 1 and store.list(("p",)) == []
+
+
+KILLED = """
+import sys, time
+from engine.store import MemoryStore, packing
+store = MemoryStore(sys.argv[1], embed=None, index=False, compaction=False, pack_tokens=64)
+store.compactor.lease_s = 1.0
+where = sys.argv[2]
+real, swaps = packing.Packer._swap, []
+def swap(self, job, result):
+    if where.endswith("before") and not swaps:
+        print("coded, not swapped", flush=True); time.sleep(600)
+    real(self, job, result)
+    swaps.append(job.ns)
+    if where == "between" and len(swaps) == 1 or where.endswith("after") and len(swaps) == 2:
+        print("committed", len(swaps), flush=True); time.sleep(600)
+packing.Packer._swap = swap
+if where.startswith("rewrite"):
+    for ns in ("a", "b"):
+        store.delete((ns,), "t0")
+    store.vacuum()
+else:
+    store.compact(everything=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["before", "between", "after", "rewrite-before", "rewrite-after"])
+def test_kill_9_during_packing_or_a_pack_rewrite_loses_nothing(conn, where, lossless_engine):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    expected = {(ns, f"t{i}"): f"{ns}: {t}" for ns in ("a", "b") for i, t in enumerate(TURNS)}
+    with MemoryStore(conn, engine=lossless_engine, embed=None, index=False, compaction=False, pack_tokens=64) as store:
+        store.put_many([Put((ns,), k, v) for (ns, k), v in expected.items()])
+        if where.startswith("rewrite"):
+            store.compact(everything=True)
+            expected = {k: v for k, v in expected.items() if k[1] != "t0"}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, conn, where], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # the child says where it stands, then waits to be killed there
+    assert line, proc.stderr.read()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    pairs = [((ns,), k) for ns, k in expected]
+    with MemoryStore(conn, engine=lossless_engine, embed=None, index=False, compaction=False, pack_tokens=64) as store:
+        assert [m.value if m else None for m in store.get_many(pairs)] == list(expected.values())
+        time.sleep(1.1)  # the killed run's leases run out
+        store.compact(everything=True)
+        store.vacuum()
+        assert store.core.db.read("SELECT COUNT(*) FROM semzip_memories") == [(0,)]
+        assert [m.value if m else None for m in store.get_many(pairs)] == list(expected.values())
+
+
+def test_search_can_return_the_passage_that_matched(tmp_path, lossless_engine, embedder):
+    with packed_store(tmp_path / "s.db", lossless_engine, embedder) as store:
+        store.put(("u",), "minutes", LONG + "\nLine 40: the puppy Biscuit chewed the committee's violin case.")
+        store.put(("u",), "short", TURNS[4])
+        store.compact(everything=True)
+        (hit,) = store.search(("u",), query="a puppy chewed a violin case", limit=1, passages=True)
+        assert hit.key == "minutes" and hit.passage is not None and hit.passage > 0
+        assert "Biscuit" in hit.value and hit.value in store.get(("u",), "minutes").value
+        assert len(hit.value) < len(LONG) // 2
+        (whole,) = store.search(("u",), query="a puppy chewed a violin case", limit=1)
+        assert whole.passage is None and whole.value.startswith(LONG)

@@ -72,12 +72,15 @@ def build_server(store: MemoryStore, default_namespace: tuple[str, ...]) -> MCPS
     async def search_memories(query: str, namespace: str | None = None, limit: int = 5,
                               filter: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Find the stored memories closest in meaning to query, best first, under a namespace and the
-        namespaces below it. filter: metadata fields that must match, e.g. {"topic": "pets"}."""
+        namespaces below it. filter: metadata fields that must match, e.g. {"topic": "pets"}. A long memory's hit
+        is the passage of it that matched ("passage" its number; get_memory returns the whole memory)."""
         if not isinstance(query, str) or not query.strip():
             raise ToolError("argument 'query': a non-empty string")
-        found = await call(store.search, ns_of(namespace), query, filter=filter, limit=check_limit(limit))
+        # passages: a search decodes at most a pack's stream a hit, not whole long memories (seconds, not tens)
+        found = await call(store.search, ns_of(namespace), query, filter=filter, limit=check_limit(limit),
+                           passages=True)
         return [{"key": m.key, "namespace": "/".join(m.namespace), "score": m.score, "text": as_text(m.value),
-                 "metadata": m.meta} for m in found]
+                 "metadata": m.meta, **({"passage": m.passage} if m.passage is not None else {})} for m in found]
 
     @server.tool()
     async def get_memory(key: str, namespace: str | None = None) -> dict[str, Any]:

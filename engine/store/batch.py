@@ -116,4 +116,5 @@ def _answer_searches(core: StoreCore, searches: list[tuple[int, Search, tuple[st
     vecs = dict(zip([n for n, _ in to_embed], core.embedder([q for _, q in to_embed]))) if to_embed else {}
     for n, op, prefix in searches:
         vector = op.query_vector if op.query_vector is not None else vecs.get(n)
-        results[n] = rank(core, prefix, vector, op.filter, op.limit, op.offset, op.refresh_ttl, op.decode)
+        results[n] = rank(core, prefix, vector, op.filter, op.limit, op.offset, op.refresh_ttl, op.decode,
+                          op.passages)

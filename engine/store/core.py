@@ -140,8 +140,11 @@ class StoreCore:
             except ValueError as exc:
                 bad[n] = f"its value is not the JSON it was ({exc})"
                 continue
+            spans = indexes[s.pack_id].spans[s.slot]
+            passage = next((k for k, sp in enumerate(spans) if sp.stream == s.stream), None) \
+                if s.stream is not None and len(spans) > 1 else None
             memories[n] = Memory(values.split(s.ns), s.entry.key, value, meta, s.entry.created_at, s.entry.updated_at,
-                                 scores[n] if scores else None)
+                                 scores[n] if scores else None, passage)
         return memories, bad, read.num_decoded
 
     def flush_read_times(self) -> int:

@@ -121,12 +121,14 @@ class MemoryStore:
         return self.batch([ListNamespaces(conditions, max_depth, limit, offset)])[0]
 
     def search(self, namespace_prefix=(), query: str | None = None, *, filter: dict | None = None, limit: int = 10,
-               offset: int = 0, refresh_ttl: bool = True, decode: bool = True, query_vector=None) -> list[Memory]:
+               offset: int = 0, refresh_ttl: bool = True, decode: bool = True, query_vector=None,
+               passages: bool = False) -> list[Memory]:
         """Memories under a prefix that pass filter: by cosine to query (top-k; unembedded ones after), else newest
         first. Only the returned page is decoded (decode=False: not even that; values are None). query_vector:
-        the query's embedding, when the caller makes its own."""
+        the query's embedding, when the caller makes its own. passages: a hit on a long packed memory returns the
+        passage that matched (Memory.passage its number), not the whole memory."""
         return self.batch([Search(namespace_prefix, query, filter, limit, offset, refresh_ttl, decode,
-                                  query_vector)])[0]
+                                  query_vector, passages)])[0]
 
     def embed(self, texts: list[str]):
         """Vectors for texts, by the store's embed function."""

@@ -38,7 +38,8 @@ class DeleteNamespace:
 class Search:
     """Result: Memories under a prefix that pass filter, by cosine to query (unembedded ones after), else newest
     first; only the returned page is decoded (decode=False: values None). query_vector: the caller's own
-    embedding of the query."""
+    embedding of the query. passages: a long packed memory's hit is its best window's passage (Memory.passage
+    says which), so a search decodes at most one stream of B tokens a hit."""
 
     namespace_prefix: tuple[str, ...] = ()
     query: str | None = None
@@ -48,6 +49,7 @@ class Search:
     refresh_ttl: bool = True
     decode: bool = True
     query_vector: object = None
+    passages: bool = False  # a hit on a packed memory of several passages returns the passage that matched
 
 
 @dataclass(frozen=True, slots=True)

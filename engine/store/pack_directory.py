@@ -28,6 +28,7 @@ class Slot:
     slot: int
     ns: str = field(compare=False)
     entry: Entry = field(compare=False)  # a slot is known by its pack and place
+    stream: int | None = field(default=None, compare=False)  # a read of one passage: the stream that holds it
 
 
 class DamagedPack(ValueError):

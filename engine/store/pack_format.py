@@ -7,10 +7,12 @@ far as the memory a read needs: every part (a memory, a passage, a separator) wa
 index knows the tokens up to each part's end.
 
 The index says, for each memory (a slot): its key (None once deleted: its bytes stay in its stream until the
-stream is coded again), kind, fields, times, bytes, CRC-32 and whether it is searched; for each stream, its parts;
-for each window (about WINDOW_TOKENS of a stream, whole memories), the parts it covers: the pack row keeps one
-vector per window. Columns are stored one after another (times and CRCs byte-shuffled) in one zstd frame with its
-checksum, so a damaged index fails to open instead of misplacing memories.
+stream is coded again), kind, fields, times, CRC-32 and whether it is searched; for each stream, its memories'
+parts (a separator, SEPARATOR of separator_tokens tokens, between two of them); for each window (about
+WINDOW_TOKENS of a stream, whole memories), the parts it covers: the pack row keeps one vector per window.
+Columns are stored one after another in one zstd frame with its checksum, so a damaged index fails to open
+instead of misplacing memories. Times are exact: float64 bit patterns, each created_at as the difference from
+the one before and each updated_at from its created_at (a few bytes for memories written close together).
 """
 from __future__ import annotations
 
@@ -24,7 +26,6 @@ from engine.codecs import varint
 
 INDEX_VERSION = 1
 SEPARATOR = "\n"  # between two memories of a stream: the model reads them as lines
-SEPARATOR_SLOT = -1
 ZSTD_LEVEL = 19
 
 
@@ -37,14 +38,14 @@ class Entry:
     fields: str | None
     created_at: float
     updated_at: float
-    text_bytes: int
+    text_bytes: int  # the sum of its parts' bytes (not stored: the index's parts say it)
     crc: int  # of its UTF-8 text
     indexed: bool  # has a place in its windows' vectors
 
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    slot: int  # the entry whose text (or passage of it) this is; SEPARATOR_SLOT for a separator
+    slot: int  # the entry whose text (or passage of it) this is
     num_bytes: int
     num_tokens: int
 
@@ -71,17 +72,20 @@ class PackIndex:
     entries: list[Entry]
     streams: list[list[Part]]
     windows: list[Window] = field(default_factory=list)
+    separator_tokens: int = 1
 
     @cached_property
     def spans(self) -> list[list[Span]]:
         """Each slot's spans, in text order."""
         out: list[list[Span]] = [[] for _ in self.entries]
+        sep = len(SEPARATOR.encode())
         for s, parts in enumerate(self.streams):
             pos = tokens = 0
-            for p in parts:
+            for k, p in enumerate(parts):
+                if k:
+                    pos, tokens = pos + sep, tokens + self.separator_tokens
                 tokens += p.num_tokens
-                if p.slot != SEPARATOR_SLOT:
-                    out[p.slot].append(Span(s, pos, pos + p.num_bytes, tokens))
+                out[p.slot].append(Span(s, pos, pos + p.num_bytes, tokens))
                 pos += p.num_bytes
         return out
 
@@ -91,17 +95,15 @@ class PackIndex:
         return {e.key: i for i, e in enumerate(self.entries) if e.key is not None}
 
     def window_slots(self, w: Window) -> list[int]:
-        return list(dict.fromkeys(p.slot for p in self.streams[w.stream][w.first : w.end] if p.slot != SEPARATOR_SLOT))
-
-    def window_tokens(self, w: Window) -> int:
-        return sum(p.num_tokens for p in self.streams[w.stream][: w.end])
+        return list(dict.fromkeys(p.slot for p in self.streams[w.stream][w.first : w.end]))
 
     @property
     def num_tokens(self) -> int:
-        return sum(p.num_tokens for parts in self.streams for p in parts)
+        return sum(self.stream_tokens(s) for s in range(len(self.streams)))
 
     def stream_tokens(self, s: int) -> int:
-        return sum(p.num_tokens for p in self.streams[s])
+        parts = self.streams[s]
+        return sum(p.num_tokens for p in parts) + self.separator_tokens * max(len(parts) - 1, 0)
 
 
 def encode_index(index: PackIndex) -> bytes:
@@ -112,15 +114,21 @@ def encode_index(index: PackIndex) -> bytes:
     out += bytes(e.kind for e in index.entries)
     out += bytes(e.indexed for e in index.entries)
     for e in index.entries:
-        out += _text(e.fields) + varint.encode(e.text_bytes)
-    out += _shuffled(np.array([e.created_at for e in index.entries], "<f8"))
-    out += _shuffled(np.array([e.updated_at for e in index.entries], "<f8"))
+        out += _text(e.fields)
+    created = np.array([e.created_at for e in index.entries], "<f8").view("<i8")
+    updated = np.array([e.updated_at for e in index.entries], "<f8").view("<i8")
+    for d in np.diff(created, prepend=np.int64(0)):
+        out += varint.encode(_zigzag(int(d)))
+    for d in updated - created:
+        out += varint.encode(_zigzag(int(d)))
     out += _shuffled(np.array([e.crc for e in index.entries], "<u4"))
-    out += varint.encode(len(index.streams))
+    out += varint.encode(index.separator_tokens) + varint.encode(len(index.streams))
+    last = 0
     for parts in index.streams:
         out += varint.encode(len(parts))
-        for p in parts:
-            out += varint.encode(p.slot + 1) + varint.encode(p.num_bytes) + varint.encode(p.num_tokens)
+        for p in parts:  # slots only go up through a pack: each as the step from the one before
+            out += varint.encode(p.slot - last) + varint.encode(p.num_bytes) + varint.encode(p.num_tokens)
+            last = p.slot
     out += varint.encode(len(index.windows))
     for w in index.windows:
         out += varint.encode(w.stream) + varint.encode(w.first) + varint.encode(w.end - w.first)
@@ -140,23 +148,30 @@ def decode_index(blob: bytes) -> PackIndex:
     n = r.int()
     keys = [r.text() for _ in range(n)]
     kinds, indexed = r.raw(n), r.raw(n)
-    fields, sizes = [], []
-    for _ in range(n):
-        fields.append(r.text())
-        sizes.append(r.int())
-    created, updated, crcs = r.floats(n), r.floats(n), r.uints(n)
-    entries = [Entry(keys[i], kinds[i], fields[i], float(created[i]), float(updated[i]), sizes[i], int(crcs[i]),
-                     bool(indexed[i])) for i in range(n)]
-    streams = []
+    fields = [r.text() for _ in range(n)]
+    created = np.cumsum(np.array([_unzigzag(r.int()) for _ in range(n)], dtype=np.int64))
+    updated = created + np.array([_unzigzag(r.int()) for _ in range(n)], dtype=np.int64)
+    created_f, updated_f, crcs = created.view("<f8"), updated.view("<f8"), r.uints(n)
+    separator_tokens = r.int()
+    streams, last, sizes = [], 0, [0] * n
     for _ in range(r.int()):
-        streams.append([Part(r.int() - 1, r.int(), r.int()) for _ in range(r.int())])
+        parts = []
+        for _ in range(r.int()):
+            last += r.int()
+            if last >= n:
+                raise ValueError("its index names a slot past its memories")
+            parts.append(Part(last, r.int(), r.int()))
+            sizes[last] += parts[-1].num_bytes
+        streams.append(parts)
     windows = []
     for _ in range(r.int()):
         s, first = r.int(), r.int()
         windows.append(Window(s, first, first + r.int()))
     if not r.done():
         raise ValueError("its index has bytes past its end")
-    return PackIndex(entries, streams, windows)
+    entries = [Entry(keys[i], kinds[i], fields[i], float(created_f[i]), float(updated_f[i]), sizes[i], int(crcs[i]),
+                     bool(indexed[i])) for i in range(n)]
+    return PackIndex(entries, streams, windows, separator_tokens)
 
 
 def encode_streams(records: list[bytes]) -> bytes:
@@ -203,6 +218,14 @@ def _text(s: str | None) -> bytes:
     return varint.encode(len(data) + 1) + data
 
 
+def _zigzag(d: int) -> int:
+    return d * 2 if d >= 0 else -d * 2 - 1
+
+
+def _unzigzag(z: int) -> int:
+    return z >> 1 if not z & 1 else -((z + 1) >> 1)
+
+
 def _shuffled(a: np.ndarray) -> bytes:
     """The array's bytes grouped by byte position (the high bytes of nearby times repeat: zstd finds them)."""
     return a.view(np.uint8).reshape(len(a), a.itemsize).T.tobytes()
@@ -226,9 +249,6 @@ class _Reader:
     def text(self) -> str | None:
         n = self.int()
         return None if n == 0 else self.raw(n - 1).decode("utf-8")
-
-    def floats(self, n: int) -> np.ndarray:
-        return np.frombuffer(self.raw(8 * n), np.uint8).reshape(8, n).T.copy().view("<f8").reshape(n)
 
     def uints(self, n: int) -> np.ndarray:
         return np.frombuffer(self.raw(4 * n), np.uint8).reshape(4, n).T.copy().view("<u4").reshape(n)

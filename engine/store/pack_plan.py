@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.store.pack_format import SEPARATOR, SEPARATOR_SLOT, Window
+from engine.store.pack_format import SEPARATOR, Window
 
 # Measured on LoCoMo dev (bench/bench_pack_size.py, bench_pack_vectors.py): 256-token packs code 8.04x (512: 9.08x)
 # and a read decodes at most 256 steps (about 3.5 s alone on 2 cores); 128-token windows searched by one vector each
 # found an evidence turn more often than a vector per turn (50.8% against 42.4% at k = 5).
+SEPARATOR_SLOT = -1  # a planned part that is the separator between two memories (the index leaves it implicit)
 PACK_TOKENS = 256
 MAX_PACK_TOKENS = 1536  # a stream's room in a lossless segment (regime r2's 2,048 cells less priming and a chunk)
 WINDOW_TOKENS = 128
@@ -68,13 +69,11 @@ def _passages(text: str, line_counts, pack_tokens: int) -> list[tuple[str, int]]
 
 
 def plan_windows(stream: int, parts: list[tuple[int, int]], window_tokens: int = WINDOW_TOKENS) -> list[Window]:
-    """Windows over one stream's parts ((slot, tokens) each): runs of about window_tokens that start and end on a
-    memory's part (separators fall inside or between)."""
+    """Windows over one stream's memory parts ((slot, tokens) each, separators left out): runs of whole parts of
+    about window_tokens."""
     out = []
     first, used = None, 0
     for k, (slot, n) in enumerate(parts):
-        if slot == SEPARATOR_SLOT:
-            continue
         if first is not None and used + n > window_tokens:
             out.append(Window(stream, first, k))
             first, used = None, 0

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from engine.codecs.container import encode_record
 from engine.store import values, vectors
 from engine.store.pack_directory import PackDirectory, Slot
-from engine.store.pack_format import (SEPARATOR, SEPARATOR_SLOT, Entry, PackIndex, Part, decode_streams, encode_index,
+from engine.store.pack_format import (SEPARATOR, Entry, PackIndex, Part, decode_streams, encode_index,
                                       encode_streams)
-from engine.store.pack_plan import PACK_TOKENS, WINDOW_TOKENS, plan_streams, plan_windows
+from engine.store.pack_plan import PACK_TOKENS, SEPARATOR_SLOT, WINDOW_TOKENS, plan_streams, plan_windows
 from engine.store.pack_reader import read_slots
 from engine.store.pack_sql import NewPack, PackTable
 from engine.store.rows import Row
@@ -144,7 +144,7 @@ class Packer:
         """The live memories of a pack's last stream, decoded; None when that stream holds a passage of a longer
         memory (it is not reopened) or does not read."""
         last = len(index.streams) - 1
-        slots = sorted({p.slot for p in index.streams[last] if p.slot != SEPARATOR_SLOT})
+        slots = sorted({p.slot for p in index.streams[last]})
         if any(len(index.spans[s]) > 1 for s in slots):
             return None
         dead = self.table.dead([pack_id]).get(pack_id, set())
@@ -171,8 +171,8 @@ class Packer:
     def _swap(self, job: _Job, result: PackResult) -> None:
         core, q = self.core, self.core.db.q
         # the old pack's slots below base lie in its full streams, copied as they are; the rest were reopened
-        base = min((p.slot for parts in job.old_index.streams[len(job.kept_streams):] for p in parts
-                    if p.slot != SEPARATOR_SLOT), default=0) if job.kept_streams else 0
+        base = min((p.slot for parts in job.old_index.streams[len(job.kept_streams):] for p in parts), default=0) \
+            if job.kept_streams else 0
         entries = list(job.old_index.entries[:base]) if job.old_index else []
         streams = [list(s) for s in job.old_index.streams[: len(job.kept_streams)]] if job.old_index else []
         windows = [w for w in job.old_index.windows if w.stream < len(streams)] if job.old_index else []
@@ -183,20 +183,23 @@ class Packer:
             slot_of[k] = len(entries)
             entries.append(dataclasses.replace(m.entry))
         window_texts = []
+        separator_tokens = job.old_index.separator_tokens if job.old_index else None
         for parts in job.plan:
             stream = len(streams)
-            streams.append([Part(slot_of[p.slot] if p.slot != SEPARATOR_SLOT else SEPARATOR_SLOT,
-                                 len(p.text.encode()), n) for p, n, _ in parts])
+            for p, n, _ in parts:
+                if p.slot == SEPARATOR_SLOT and n != (separator_tokens := separator_tokens or n):
+                    raise ValueError(f"a separator coded as {n} tokens, not {separator_tokens}")
+            mine = [(p, n) for p, n, _ in parts if p.slot != SEPARATOR_SLOT]
+            streams.append([Part(slot_of[p.slot], len(p.text.encode()), n) for p, n in mine])
             records.append(encode_record(parts[0][2], profiles))
-            for w in plan_windows(stream, [(p.slot, n) for p, n, _ in parts], WINDOW_TOKENS):
-                text = "\n".join(p.text for p, _, _ in parts[w.first : w.end]
-                                 if p.slot != SEPARATOR_SLOT and job.memories[p.slot].entry.indexed)
+            for w in plan_windows(stream, [(p.slot, n) for p, n in mine], WINDOW_TOKENS):
+                text = "\n".join(p.text for p, _ in mine[w.first : w.end] if job.memories[p.slot].entry.indexed)
                 if text:
                     windows.append(w)
                     window_texts.append(text)
         new_vecs = vectors.pack(core.embedder(window_texts), PACK_VECTOR_SCHEME) if window_texts else []
         vecs = job.kept_vecs + b"".join(new_vecs)
-        index = PackIndex(entries, streams, windows)
+        index = PackIndex(entries, streams, windows, separator_tokens or 1)
         with core.db.transaction("swap in a pack (disk full?)") as cur:
             gone = set()
             for k, m in enumerate(job.memories):

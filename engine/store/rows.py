@@ -66,3 +66,4 @@ class Memory:
     created_at: float
     updated_at: float
     score: float | None = None
+    passage: int | None = None  # a search asked for passages: value is this passage of the memory (0 the first)

@@ -23,7 +23,7 @@ WINDOWS_READ = 3  # windows decoded for a search of up to 5 (measured: 3 of 128 
 
 
 def rank(core: StoreCore, prefix: tuple[str, ...], query_vector, filter, limit: int, offset: int, refresh_ttl: bool,
-         decode: bool) -> list[Memory]:
+         decode: bool, passages: bool = False) -> list[Memory]:
     """A Search op's memories (ops.Search says what it returns)."""
     filter, now = check_filter(filter), time.time()
     scanned = listing.live(core, values.join(prefix), now)  # (ref, ns, key, fields, created_at, updated_at)
@@ -41,6 +41,7 @@ def rank(core: StoreCore, prefix: tuple[str, ...], query_vector, filter, limit: 
         order = {t[0]: i for i, t in enumerate(scanned)}
         kept.sort(key=order.get)
     scores: dict = {}
+    best_stream: dict = {}  # passages: a packed memory's best window's stream
     later: dict = {}  # packed memories outside the windows read: their window's score
     if query_vector is not None:
         wanted = set(kept)
@@ -51,8 +52,8 @@ def rank(core: StoreCore, prefix: tuple[str, ...], query_vector, filter, limit: 
             sims = vectors.cosine(query_vector, vectors.unpack([v for _, v in stored], core.scheme, core.dims))
             for (i, _), s in zip(stored, sims):
                 scores[i] = max(scores.get(i, -2.0), float(s))  # several indexed fields: the best one counts
-        _rank_packed(core, [r for r in kept if isinstance(r, Slot)], query_vector, limit + offset, scores, later,
-                     decoded)
+        best_stream = _rank_packed(core, [r for r in kept if isinstance(r, Slot)], query_vector, limit + offset, scores,
+                                   later, decoded, passages)
         # LangGraph's order: the scored by score, then the unscored (no embedding) to fill the page
         kept = (sorted((i for i in kept if i in scores), key=lambda i: -scores[i])
                 + sorted((i for i in kept if i in later), key=lambda i: -later[i])
@@ -65,7 +66,7 @@ def rank(core: StoreCore, prefix: tuple[str, ...], query_vector, filter, limit: 
     if not decode:
         return [Memory(values.split(t[1]), t[2], None, fieldsmod.parse_fields(t[3])[0], t[4], t[5], scores.get(t[0]))
                 for t in (by_ref[i] for i in page)]
-    todo = [i for i in page if i not in decoded]
+    todo = [_passage(i, best_stream) for i in page if i not in decoded]
     refs = _rows_of(core, todo)
     for ref, mem in zip(refs, core.decode(refs)):
         decoded[ref if isinstance(ref, Slot) else ref.id] = mem
@@ -86,11 +87,17 @@ def _rows_of(core: StoreCore, refs: list) -> list:
     return [i if isinstance(i, Slot) else rows[i] for i in refs if isinstance(i, Slot) or i in rows]
 
 
+def _passage(ref, best_stream: dict):
+    """The slot read as its best window's passage, where a search asked for passages and found one."""
+    return Slot(ref.pack_id, ref.slot, ref.ns, ref.entry, best_stream[ref]) if ref in best_stream else ref
+
+
 def _rank_packed(core: StoreCore, slots: list[Slot], query_vector, wanted: int, scores: dict, later: dict,
-                 decoded: dict) -> None:
-    """Scores for packed memories: the best windows' memories decoded and ranked by their texts' embeddings."""
+                 decoded: dict, passages: bool) -> dict:
+    """Scores for packed memories: the best windows' memories decoded and ranked by their texts' embeddings.
+    With passages, {slot: the stream of its best window} for each memory of several passages."""
     if not slots:
-        return
+        return {}
     by_pack: dict[int, dict[int, Slot]] = {}
     for s in slots:
         by_pack.setdefault(s.pack_id, {})[s.slot] = s
@@ -109,21 +116,32 @@ def _rank_packed(core: StoreCore, slots: list[Slot], query_vector, wanted: int, 
             if live:
                 windows.append(live)
                 stored.append(blob[k : k + size])
+                # a long memory is ranked by the passage in this window (its whole text embeds only its start)
+                live[:] = [Slot(s.pack_id, s.slot, s.ns, s.entry, w.stream) if len(index.spans[s.slot]) > 1 else s
+                           for s in live]
     if not windows:
-        return
+        return {}
     sims = vectors.cosine(query_vector, vectors.unpack(stored, PACK_VECTOR_SCHEME, core.dims))
     order = sorted(range(len(windows)), key=lambda k: -sims[k])
+    best_stream: dict = {}
     for k in order:
         for s in windows[k]:
             later[s] = max(later.get(s, -2.0), float(sims[k]) - 1.0)  # below every re-ranked one
+            if passages and s.stream is not None and s not in best_stream:
+                best_stream[s] = s.stream
     best = [s for k in order[: max(WINDOWS_READ, -(-wanted * 3 // 5))] for s in windows[k]]
-    best = list(dict.fromkeys(best))
+    best = list({(s, s.stream): s for s in best}.values())  # each memory's passage in each window read, once
     memories = core.decode(best)
-    texts = [_text_of(m) for m in memories]
-    for s, m, v in zip(best, memories, core.embedder(texts)):
-        decoded[s] = m
-        scores[s] = float(vectors.cosine(query_vector, v[None, :])[0])
+    for s, m, v in zip(best, memories, core.embedder([_text_of(m) for m in memories])):
+        score = float(vectors.cosine(query_vector, v[None, :])[0])
+        if score > scores.get(s, -2.0):
+            scores[s] = score
+            if s.stream is None or passages:  # a passage stands for the whole memory only when passages were asked
+                decoded[s] = m
+                if s.stream is not None:
+                    best_stream[s] = s.stream
         later.pop(s, None)
+    return best_stream
 
 
 def _text_of(m: Memory) -> str:

@@ -15,7 +15,7 @@ from engine.codecs.lossless.codec import CODERS, LosslessCodec, unpack_payload
 from engine.codecs.lossless.errors import DecodeError, ProfileRefused
 from engine.codecs.lossless.profile import Profile, refusal
 from engine.codecs.lossless.stream import decode_all
-from engine.codecs.record import Record
+from engine.codecs.record import Record, checksum
 
 
 def compress_parts(codec: LosslessCodec, streams: list[list[str]]) -> list[tuple[Record, list[int]]]:
@@ -78,7 +78,12 @@ def decode_prefixes(codec: LosslessCodec, records: list[Record], num_tokens: lis
                                                          codec.coding(coder))):
                 pieces.setdefault(i, []).append(codec.tokenizer.pieces(tokens))
     for i, parts in pieces.items():
-        out[i] = b"".join(parts)
+        data = b"".join(parts)
+        read_to_end = num_tokens[i] >= sum(n for n, _ in unpack_payload(records[i].payload))
+        if read_to_end and checksum(data) != records[i].checksum:  # read to its end: the record's own check applies
+            out[i] = DecodeError(f"record {records[i].id!r}: the decoded text does not match its checksum")
+        else:
+            out[i] = data
     if whole:
         for i, text in zip(whole, codec.decompress([records[i] for i in whole])):
             out[i] = text.encode("utf-8") if isinstance(text, str) else text
