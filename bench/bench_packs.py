@@ -22,7 +22,7 @@ compacted; one engine and one embedder shared by the stores of a process, backgr
 2. Cold reads. For the turns and the sessions stores, one fresh Python process (this script, --child) loads the
    model and the embedder (one get of a memory not timed later, one embedding), then times each of --reads
    random gets, and a search (k = 5, within the question's conversation) for each of --searches random
-   questions. Every timed operation runs on a fresh byte copy of the compacted file, opened just before the
+   questions, twice: returning whole memories, and returning passages (passages=True). Every timed operation runs on a fresh byte copy of the compacted file, opened just before the
    clock starts (opening not timed), so no decoded text is kept in any pack and each read decodes from the
    model: the first read of a memory after compaction. The copy is in the OS page cache (no disk read).
 3. Recall@5 over the turns store: for each question with evidence whose evidence turns were all stored, a
@@ -55,7 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED, machine, print_table  # noqa: E402
-from bench.results import AREAS, record  # noqa: E402
+from bench.results import record  # noqa: E402
 
 K = 5
 DIMS = 384  # all-MiniLM-L6-v2's, the store's default embedder
@@ -156,7 +156,7 @@ def child(spec_path: str) -> None:
     from engine.codecs.quality import Embedder
 
     store, folder = Path(spec["store"]), Path(spec["folder"])
-    out = {"gets": [], "searches": []}
+    out = {"gets": [], "searches": [], "passages": []}
     with Engine(mode="lossless") as engine:
         emb = Embedder()
         emb.embed(["load the embedder"])
@@ -180,12 +180,21 @@ def child(spec_path: str) -> None:
                 out["searches"].append((time.perf_counter() - t0, [m.key for m in found]))
             print(f"{store.name}: cold search {n} in {out['searches'][-1][0]:.2f} s", file=sys.stderr, flush=True)
             remove_store(fresh)
+            fresh = copy_store(store, folder / f"passages{n}.db")
+            with open_store(fresh, engine, emb) as st:
+                t0 = time.perf_counter()
+                found = st.search(tuple(ns), query=query, limit=K, passages=True)
+                out["passages"].append((time.perf_counter() - t0, [m.key for m in found]))
+            print(f"{store.name}: cold search {n}, passages, in {out['passages'][-1][0]:.2f} s", file=sys.stderr,
+                  flush=True)
+            remove_store(fresh)
     Path(spec["out"]).write_text(json.dumps(out))
 
 
 def cold_reads(store: Path, memories: list[tuple[tuple, str, str]], queries: list[tuple[tuple, str]], reads: int,
-               rng: random.Random, folder: Path) -> tuple[list[float], list[float]]:
-    """(get seconds, search seconds) from one fresh process over store; each get's value checked against its text."""
+               rng: random.Random, folder: Path) -> tuple[list[float], list[float], list[float]]:
+    """(get seconds, search seconds, search seconds returning passages) from one fresh process over store; each
+    get's value checked against its text."""
     warm, rest = memories[0], memories[1:]
     picks = rng.sample(rest, min(reads, len(rest)))
     spec = {"store": str(store), "folder": str(folder), "out": str(folder / "out.json"),
@@ -197,16 +206,11 @@ def cold_reads(store: Path, memories: list[tuple[tuple, str, str]], queries: lis
     for (ns, key, text), (_, value) in zip(picks, out["gets"]):
         if value != text:
             raise SystemExit(f"{store.name}: get of {ns}/{key} did not read back exactly")
-    return [s for s, _ in out["gets"]], [s for s, _ in out["searches"]]
+    return [s for s, _ in out["gets"]], [s for s, _ in out["searches"]], [s for s, _ in out["passages"]]
 
 
 def ms(xs: list[float], p: float) -> float:
     return float(np.percentile(xs, p)) * 1000 if xs else float("nan")
-
-
-def area(fallback: str) -> str:
-    """"packs" once bench/results.py knows that area; till then the existing area the figure belongs to."""
-    return "packs" if "packs" in AREAS else fallback
 
 
 def main() -> None:
@@ -272,11 +276,11 @@ def main() -> None:
 
 
 def report_figures(figures: list[tuple], load_at_start: float) -> None:
-    """Record a phase's figures: (metric, value, unit, area fallback, dataset, settings) each."""
+    """Record a phase's figures: (metric, value, unit, the nearest older area, dataset, settings) each."""
     load = f"load average {load_at_start:.1f} at the phase's start, {os.getloadavg()[0]:.1f} at its end (1 min)"
     print(load, end="\n\n", flush=True)
-    for metric, value, unit, fallback, dataset, settings in figures:
-        record(metric, value, unit, area=area(fallback), dataset=dataset, settings=settings, note=load)
+    for metric, value, unit, _, dataset, settings in figures:
+        record(metric, value, unit, area="packs", dataset=dataset, settings=settings, note=load)
 
 
 def engines():
@@ -354,15 +358,20 @@ def cold_phase(corpora: dict, names: dict, settings: str, qa: list[dict], reads:
     for name in ("turns", "sessions"):
         sub = folder / f"cold-{name}"
         sub.mkdir(exist_ok=True)
-        gets, found = cold_reads(folder / f"{name}.db", corpora[name], queries, reads, rng, sub)
-        rows.append([name, len(gets), f"{ms(gets, 50):.0f}", f"{ms(gets, 90):.0f}", len(found), f"{ms(found, 50):.0f}"])
+        gets, found, passages = cold_reads(folder / f"{name}.db", corpora[name], queries, reads, rng, sub)
+        rows.append([name, len(gets), f"{ms(gets, 50):.0f}", f"{ms(gets, 90):.0f}", len(found), f"{ms(found, 50):.0f}",
+                     f"{ms(passages, 50):.0f}"])
         if not gets:  # a store of one memory: the warm-up read it
             continue
         figures += [(f"packs cold get p50, {name}", ms(gets, 50), "ms", "cold", names[name], s + f"; {len(gets)} gets"),
                     (f"packs cold get p90, {name}", ms(gets, 90), "ms", "cold", names[name], s + f"; {len(gets)} gets"),
                     (f"packs cold search k=5 p50, {name}", ms(found, 50), "ms", "cold",
-                     names[name] + f"; {len(found)} LoCoMo dev questions", s + f"; {len(found)} searches")]
-    print_table(["store", "cold gets", "get p50, ms", "get p90, ms", "cold searches k=5", "search p50, ms"], rows)
+                     names[name] + f"; {len(found)} LoCoMo dev questions", s + f"; {len(found)} searches"),
+                    (f"packs cold search k=5 returning passages p50, {name}", ms(passages, 50), "ms", "cold",
+                     names[name] + f"; {len(passages)} LoCoMo dev questions",
+                     s + f"; {len(passages)} searches, passages=True")]
+    print_table(["store", "cold gets", "get p50, ms", "get p90, ms", "cold searches k=5", "search p50, ms",
+                 "passages p50, ms"], rows)
     report_figures(figures, load)
 
 
