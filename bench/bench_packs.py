@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_packs.py [--quick | --tiny] [--limit-sessions N] [--dialogues N] [--reads N]
                                    [--searches N] [--questions N] [--seed S] [--keep DIR]
-                                   [--phases rest,recall,cold]
+                                   [--phases rest,recall,cold,speed]
 
 Data: the first --limit-sessions LoCoMo dev sessions (default all 70; --quick 12, --tiny 2), their questions,
 and the first --dialogues DialogSum dev dialogues (default all 500; --quick 40, --tiny 5). Three stores, each a
@@ -32,7 +32,10 @@ compacted; one engine and one embedder shared by the stores of a process, backgr
    best windows decoded and their memories ranked by embedding them at query time).
    The median search time of each pass is printed too: in one process, so after compaction the decoded text
    that earlier searches kept in the packs serves later ones (the cold figures are those of 2).
-The phases run in the order rest, recall, cold; --phases picks some (without rest, on the stores an earlier run
+4. Speed. Each of the sessions and turns corpora put into a fresh store and compacted, then the same texts given
+   to engine.compress (what `semzip compress` runs), in one process one after the other: compaction's speed as
+   a share of compress's.
+The phases run in the order rest, recall, cold, speed; --phases picks some (without rest, on the stores an earlier run
 with --keep DIR left there). Each prints its table when done.
 Every figure goes to bench/results (SEMZIP_BENCH_RESULTS=DIR elsewhere) with the data set and settings, and
 the 1-minute load average at the start and end as its note: the timings assume the CPUs are otherwise idle.
@@ -226,7 +229,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=None, help="at most N questions for recall (default all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="build the stores in DIR and keep them")
-    ap.add_argument("--phases", default="rest,recall,cold",
+    ap.add_argument("--phases", default="rest,recall,cold,speed",
                     help="which of rest, recall, cold to run; without rest, the stores of an earlier --keep DIR run "
                          "of the same sizes are read")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -235,8 +238,8 @@ def main() -> None:
         child(args.child)
         return
     phases = set(args.phases.split(","))
-    if phases - {"rest", "recall", "cold"} or ("rest" not in phases and not args.keep):
-        ap.error("--phases is a list of rest, recall, cold; without rest, --keep names the stores' folder")
+    if phases - {"rest", "recall", "cold", "speed"} or ("rest" not in phases and not args.keep):
+        ap.error("--phases is a list of rest, recall, cold, speed; without rest, --keep names the stores' folder")
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     n_sessions = args.limit_sessions if args.limit_sessions is not None else MODES[mode][0]
     n_dialogues = args.dialogues if args.dialogues is not None else MODES[mode][1]
@@ -271,6 +274,8 @@ def main() -> None:
         recall_phase(qa_recall, names["turns"], settings, folder)
     if "cold" in phases:
         cold_phase(corpora, names, settings, qa, reads, searches, random.Random(args.seed), folder)
+    if "speed" in phases:
+        speed_phase(corpora, names, settings, folder)
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -327,6 +332,35 @@ def at_rest(corpora: dict, names: dict, settings: str, folder: Path) -> None:
                         (f"packs compaction speed, {name}", rate, "memories/min", "compaction", names[name], s)]
     print_table(["store", "memories", "text bytes", "hot file bytes", "packed file bytes", "ratio", "pack bytes",
                  "compaction s", "memories/min", "vacuumed"], rows)
+    report_figures(figures, load)
+
+
+def speed_phase(corpora: dict, names: dict, settings: str, folder: Path) -> None:
+    """Phase 4: compaction against `semzip compress`'s engine call on the same texts, in one process, one after the
+    other (compaction first): memories a minute of each, and their ratio."""
+    from engine.codecs.item import Item
+    from engine.store import Put
+
+    load, rows, figures = os.getloadavg()[0], [], []
+    engine, emb = engines()
+    with engine:
+        engine.compress(["A memory coded first, so that no timed batch is the model's first."])
+        for name in ("sessions", "turns"):
+            memories = corpora[name]
+            path = folder / f"speed-{name}.db"
+            remove_store(path)
+            build(path, [Put(ns, key, text) for ns, key, text in memories], engine, emb)
+            report, _ = compact(path, engine, emb)
+            remove_store(path)
+            t0 = time.perf_counter()
+            engine.compress([Item(str(i), text) for i, (*_, text) in enumerate(memories)])
+            compress_s = time.perf_counter() - t0
+            share = compress_s / report.seconds
+            rows.append([name, len(memories), f"{report.seconds:.1f}", f"{compress_s:.1f}", f"{share * 100:.0f}%"])
+            figures.append((f"packs compaction speed against compress, {name}", share * 100, "%", "compaction",
+                            names[name], settings + f"; compaction {report.seconds:.1f} s, engine.compress of the "
+                                                    f"same texts {compress_s:.1f} s, one process"))
+    print_table(["store", "memories", "compaction s", "compress s", "compaction speed / compress speed"], rows)
     report_figures(figures, load)
 
 

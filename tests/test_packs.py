@@ -223,3 +223,13 @@ def test_search_can_return_the_passage_that_matched(tmp_path, lossless_engine, e
         assert len(hit.value) < len(LONG) // 2
         (whole,) = store.search(("u",), query="a puppy chewed a violin case", limit=1)
         assert whole.passage is None and whole.value.startswith(LONG)
+
+
+def test_a_read_keeps_the_decoded_text_and_compaction_drops_it(tmp_path, lossless_engine, embedder):
+    with packed_store(tmp_path / "s.db", lossless_engine, embedder) as store:
+        store.put_many([Put(("u",), f"t{i}", t) for i, t in enumerate(TURNS)])
+        store.compact(everything=True)
+        assert store.get(("u",), "t5").value == TURNS[5] and store.core.read_counts.cold == 1
+        assert store.get(("u",), "t5").value == TURNS[5] and store.core.read_counts.hot == 1  # kept: no model
+        assert store.compact(everything=True).evicted >= 1
+        assert store.core.db.read("SELECT COUNT(*) FROM semzip_packs WHERE hot IS NOT NULL") == [(0,)]

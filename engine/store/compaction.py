@@ -116,6 +116,9 @@ class Compactor:
         code, evict, _ = self.due(prefix, everything)
         code.sort()  # in the order written: a namespace's memories go into its packs together
         report.evicted = self.tiers.evict_copies(evict)
+        cutoff = time.time() - self.cold_after  # packs' kept texts go as rows' kept copies do (nothing is coded)
+        report.evicted += self.core.packs.evict([i for i, used, _ in self.core.packs.kept(values.join(prefix))
+                                                 if everything or used <= cutoff])
         for start in range(0, len(code), batch):
             if pace is not None:
                 pace()

@@ -102,8 +102,11 @@ class PackTable:
                             "pack_id = id)), SUM(text_bytes), SUM(LENGTH(idx) + LENGTH(body)), SUM(COALESCE(LENGTH(hot), "
                             "0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_packs GROUP BY ns ORDER BY ns")
 
-    def num_dead(self) -> dict[int, int]:
-        return dict(self.db.read("SELECT pack_id, COUNT(*) FROM semzip_pack_dead GROUP BY pack_id"))
+    def row_bytes(self, pack_id: int) -> int:
+        """A pack's index, streams and vectors, in bytes."""
+        found = self.db.read("SELECT LENGTH(idx) + LENGTH(body) + COALESCE(LENGTH(vecs), 0) FROM semzip_packs WHERE "
+                             "id = ?", (pack_id,))
+        return int(found[0][0]) if found else 0
 
     # -- writes, inside a caller's transaction (cur)
     def insert(self, cur, p: NewPack, now: float) -> int:
@@ -126,14 +129,6 @@ class PackTable:
         for i in ids:
             cur.execute(self.db.q("DELETE FROM semzip_pack_dead WHERE pack_id = ?"), (i,))
             cur.execute(self.db.q("DELETE FROM semzip_packs WHERE id = ?"), (i,))
-
-    def delete_under(self, cur, prefix: str) -> int:
-        """Every pack of a namespace and those under it; how many."""
-        cond, params = self.db.prefix_condition(prefix)
-        cur.execute(self.db.q(f"DELETE FROM semzip_pack_dead WHERE pack_id IN (SELECT id FROM semzip_packs WHERE "
-                              f"{cond})"), params)
-        cur.execute(self.db.q(f"DELETE FROM semzip_packs WHERE {cond}"), params)
-        return cur.rowcount
 
     def claim(self, ids: list[int], now: float, lease_s: float) -> list[int]:
         """Lease these packs (to rebuild them); those no other compactor holds."""

@@ -47,6 +47,7 @@ class _Job:
     old_index: PackIndex | None = None
     kept_streams: list[bytes] = field(default_factory=list)  # the old pack's full streams, copied
     kept_vecs: bytes = b""
+    old_bytes: int = 0  # the replaced pack's row bytes (index, streams, vectors)
     plan: list = field(default_factory=list)
 
 
@@ -101,7 +102,8 @@ class Packer:
                                   self.core.where)
                 if read.bad:
                     continue
-                jobs.append(_Job(ns, [_Memory(s.entry, read.texts[n]) for n, s in enumerate(live)], pack_id, index))
+                jobs.append(_Job(ns, [_Memory(s.entry, read.texts[n]) for n, s in enumerate(live)], pack_id, index,
+                                 old_bytes=self.table.row_bytes(pack_id)))
             if jobs:
                 self._code(jobs, self.core.coder.decoder(), None)
                 for job in jobs:
@@ -131,6 +133,7 @@ class Packer:
                 self.table.release([pack_id])
                 continue
             job.old_id, job.old_index = pack_id, index
+            job.old_bytes = self.table.row_bytes(pack_id)
             body, _ = self.table.bodies([pack_id])[pack_id]
             job.kept_streams = decode_streams(body)[:-1]
             vecs = self.table.vectors([pack_id]).get(pack_id, b"")
@@ -240,7 +243,7 @@ class Packer:
         result.superseded += len([k for k, m in enumerate(job.memories) if m.row and slot_of[k] in gone])
         result.packs += 1
         result.bytes_before += sum(len(m.row.body) for m in new_rows)
-        result.bytes_after += len(idx) + len(body) + len(vecs)
+        result.bytes_after += len(idx) + len(body) + len(vecs) - job.old_bytes  # a merge replaced the old pack
 
 
 def _old_slot(job: _Job, m: _Memory) -> int:

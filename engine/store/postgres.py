@@ -6,6 +6,9 @@ from engine.store.errors import StoreError
 from engine.store.sql import SqlStore
 
 
+TABLES = ("semzip_memories", "semzip_packs", "semzip_pack_dead")  # the ones deletes leave dead rows in
+
+
 def is_dsn(conn: str) -> bool:
     return isinstance(conn, str) and conn.startswith(("postgresql://", "postgres://"))
 
@@ -20,7 +23,8 @@ def open_postgres(dsn: str) -> SqlStore:
                       real="DOUBLE PRECISION", text_key='TEXT COLLATE "C"', begin_write="BEGIN", without_rowid="",
                       lock_profiles="LOCK TABLE semzip_meta IN EXCLUSIVE MODE", errors=(psycopg.Error,),
                       skip_locked=" FOR UPDATE SKIP LOCKED", greatest="GREATEST", scrub=(),
-                      vacuum=("VACUUM semzip_memories",), vacuum_full=("VACUUM FULL semzip_memories",))
+                      vacuum=tuple(f"VACUUM {t}" for t in TABLES),
+                      vacuum_full=tuple(f"VACUUM FULL {t}" for t in TABLES))
 
     def connect():
         # autocommit: transactions are the store's own BEGIN/COMMIT, as on SQLite
