@@ -233,3 +233,28 @@ def test_a_read_keeps_the_decoded_text_and_compaction_drops_it(tmp_path, lossles
         assert store.get(("u",), "t5").value == TURNS[5] and store.core.read_counts.hot == 1  # kept: no model
         assert store.compact(everything=True).evicted >= 1
         assert store.core.db.read("SELECT COUNT(*) FROM semzip_packs WHERE hot IS NOT NULL") == [(0,)]
+
+
+def test_a_put_or_a_delete_racing_packing_or_a_rewrite_wins(tmp_path, lossless_engine, embedder, monkeypatch):
+    from engine.store import packing
+
+    with packed_store(tmp_path / "s.db", lossless_engine, embedder) as store:
+        store.put_many([Put(("u",), f"t{i}", t) for i, t in enumerate(TURNS)])
+        real = packing.Packer._code
+        racing = {"writes": [(("u",), "t1", "put meanwhile"), (("u",), "t2", None)]}
+
+        def code_then_race(self, jobs, engine, pace):
+            real(self, jobs, engine, pace)  # coded, not yet swapped in: the writes land in between
+            for ns, key, value in racing.pop("writes", []):
+                store.put(ns, key, value) if value is not None else store.delete(ns, key)
+
+        monkeypatch.setattr(packing.Packer, "_code", code_then_race)
+        report = store.compact(everything=True)
+        assert report.superseded == 2 and report.memories == len(TURNS) - 2
+        assert store.get(("u",), "t1").value == "put meanwhile" and store.get(("u",), "t2") is None
+        store.delete(("u",), "t3")
+        racing["writes"] = [(("u",), "t4", None), (("u",), "t5", "put during the rewrite")]
+        store.vacuum()  # rewrites the pack without t3; t4's delete and t5's put land before its swap
+        got = store.get_many([(("u",), f"t{i}") for i in range(len(TURNS))])
+        assert [m.value if m else None for m in got] == [TURNS[0], "put meanwhile", None, None, None,
+                                                        "put during the rewrite", *TURNS[6:]]
