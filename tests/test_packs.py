@@ -258,3 +258,50 @@ def test_a_put_or_a_delete_racing_packing_or_a_rewrite_wins(tmp_path, lossless_e
         got = store.get_many([(("u",), f"t{i}") for i in range(len(TURNS))])
         assert [m.value if m else None for m in got] == [TURNS[0], "put meanwhile", None, None, None,
                                                         "put during the rewrite", *TURNS[6:]]
+
+
+PACKER = """
+import json, os, sys, time
+from pathlib import Path
+from engine.store import MemoryStore, packing
+store = MemoryStore(sys.argv[1], index=False, embed=None, compaction=False, pack_tokens=64)
+meet = Path(sys.argv[2])
+real = packing.Packer._code
+def code(*a, **k):
+    # Holding its first batch's claims, each compactor waits until the other holds some too: both at work at once
+    (meet / str(os.getpid())).touch()
+    deadline = time.time() + 60
+    while len(list(meet.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    return real(*a, **k)
+packing.Packer._code = code
+store.compactor.batch = 4
+r = store.compact(everything=True)
+print(json.dumps({"memories": r.memories, "superseded": r.superseded, "batches": r.batches}), flush=True)
+store.close()
+"""
+
+
+def test_two_compactors_pack_each_memory_once(conn, tmp_path, lossless_engine):
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    expected = {f"t{i}": t for i, t in enumerate(TURNS)}
+    with MemoryStore(conn, engine=lossless_engine, embed=None, index=False, compaction=False) as store:
+        store.put_many([Put(("a",), k, v) for k, v in expected.items()])
+    (tmp_path / "meet").mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", PACKER, conn, str(tmp_path / "meet")], cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+        reports.append(json.loads(out))
+    assert sum(r["memories"] for r in reports) == len(TURNS) and all(r["superseded"] == 0 for r in reports)
+    assert all(r["batches"] > 0 for r in reports)  # both held claims at once, on disjoint batches
+    with MemoryStore(conn, engine=lossless_engine, embed=None, index=False, compaction=False) as store:
+        assert store.core.db.read("SELECT COUNT(*) FROM semzip_memories") == [(0,)]
+        assert [m.value for m in store.get_many([(("a",), k) for k in expected])] == list(expected.values())
