@@ -118,7 +118,11 @@ def remove_store(path: Path) -> None:
 def open_store(path: Path, engine, emb):
     from engine.store import MemoryStore
 
-    return MemoryStore(path, engine=engine, embed=emb.embed, dims=DIMS, compaction=False)
+    return MemoryStore(path, engine=engine, embed=emb.embed, dims=DIMS, compaction=False,
+                       **({"pack_tokens": PACK_SIZE[0]} if PACK_SIZE else {}))
+
+
+PACK_SIZE: list[int] = []  # --pack-tokens: another pack size than the store's default (its figures say so)
 
 
 def build(path: Path, puts: list, engine, emb) -> int:
@@ -229,6 +233,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=None, help="at most N questions for recall (default all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="build the stores in DIR and keep them")
+    ap.add_argument("--pack-tokens", type=int, help="the pack size B, when not the store's default (figures named so)")
     ap.add_argument("--phases", default="rest,recall,cold,speed",
                     help="which of rest, recall, cold to run; without rest, the stores of an earlier --keep DIR run "
                          "of the same sizes are read")
@@ -238,6 +243,8 @@ def main() -> None:
         child(args.child)
         return
     phases = set(args.phases.split(","))
+    if args.pack_tokens:
+        PACK_SIZE.append(args.pack_tokens)
     if phases - {"rest", "recall", "cold", "speed"} or ("rest" not in phases and not args.keep):
         ap.error("--phases is a list of rest, recall, cold, speed; without rest, --keep names the stores' folder")
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
@@ -285,6 +292,8 @@ def report_figures(figures: list[tuple], load_at_start: float) -> None:
     load = f"load average {load_at_start:.1f} at the phase's start, {os.getloadavg()[0]:.1f} at its end (1 min)"
     print(load, end="\n\n", flush=True)
     for metric, value, unit, _, dataset, settings in figures:
+        if PACK_SIZE:  # a point of the pack-size curve, not the default's figure
+            metric, settings = f"{metric}, B = {PACK_SIZE[0]}", settings + f"; pack_tokens={PACK_SIZE[0]}"
         record(metric, value, unit, area="packs", dataset=dataset, settings=settings, note=load)
 
 
