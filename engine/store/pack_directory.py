@@ -79,8 +79,19 @@ class PackDirectory:
 
     def find(self, ns: str, keys: set[str]) -> tuple[dict[str, Slot], list[DamagedPack]]:
         """key -> its live packed memory, for those of these keys a pack of the namespace holds."""
-        slots, damaged = self.live(ns, exact=True)
-        return {s.entry.key: s for s in slots if s.entry.key in keys}, damaged
+        found = self.table.in_namespaces(ns, exact=True)
+        indexes = self.indexes(found)
+        dead = self.table.dead([i for i, _, _ in found])
+        out: dict[str, Slot] = {}
+        for i, _, _ in reversed(found):  # newest pack first: its live copy of a key is the one read
+            index = indexes.get(i)
+            if not isinstance(index, PackIndex):
+                continue
+            for k in keys - out.keys():
+                s = index.slot_of.get(k)
+                if s is not None and s not in dead.get(i, ()):
+                    out[k] = Slot(i, s, ns, index.entries[s])
+        return out, [d for d in indexes.values() if isinstance(d, DamagedPack)]
 
     def live_slots_in(self, cur, q, ns: str, keys: set[str]) -> list[tuple[int, int]]:
         """Inside a write transaction (cur): (pack id, slot) of every live packed copy of these keys in the namespace

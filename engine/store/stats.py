@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.store import values
-from engine.store.rows import COLD_KEPT, HOT
+from engine.store.rows import COLD, COLD_KEPT, HOT
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,8 @@ def namespace_stats(rows, pack_rows=()) -> list[NamespaceStats]:
     """NamespaceStats from SqlStore.stats' rows (per namespace and tier) and PackTable.stats' (packed memories count
     as cold, a pack's index and streams as their cold bytes, its kept texts as hot bytes)."""
     by_ns: dict[str, dict] = {}
-    for ns, tier, n, t, body, kept, vecs in rows:
+    packed = [(ns, COLD, *rest) for ns, _, *rest in pack_rows]  # a pack's memories are cold ones, its kept text hot
+    for ns, tier, n, t, body, kept, vecs in [*rows, *packed]:
         d = by_ns.setdefault(ns, dict(memories=0, text_bytes=0, stored_bytes=0, hot=0, hot_bytes=0, cold=0,
                                       cold_bytes=0, kept_copies=0))
         n, t, body, kept, vecs = (int(x or 0) for x in (n, t, body, kept, vecs))
@@ -39,14 +40,4 @@ def namespace_stats(rows, pack_rows=()) -> list[NamespaceStats]:
             d["cold"] += n
             d["cold_bytes"] += body
             d["kept_copies"] += n if tier == COLD_KEPT else 0
-    for ns, _, n, t, body, kept, vecs in pack_rows:
-        d = by_ns.setdefault(ns, dict(memories=0, text_bytes=0, stored_bytes=0, hot=0, hot_bytes=0, cold=0,
-                                      cold_bytes=0, kept_copies=0))
-        n, t, body, kept, vecs = (int(x or 0) for x in (n, t, body, kept, vecs))
-        d["memories"] += n
-        d["text_bytes"] += t
-        d["stored_bytes"] += body + kept + vecs
-        d["hot_bytes"] += kept
-        d["cold"] += n
-        d["cold_bytes"] += body
     return [NamespaceStats(values.split(ns), **d) for ns, d in sorted(by_ns.items())]
