@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 		"$$(CMAKE_ARGS='$(PORTABLE_CMAKE_ARGS)' PYTHON=$(PY) bash bench/build_portable_wheel.sh | tail -1)"
 	# torch first, pinned to the CPU wheel present on these machines, so sentence-transformers pulls no CUDA packages
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,ray,langgraph,postgres,mcp]'
+	$(PY) -m pip install --quiet -e '.[dev,ray,langgraph,postgres,mcp,keyring]'
 	touch $@
 
 model: install

@@ -40,6 +40,7 @@ AREAS = {
     "cold": ("Store, cold path", "Reads that decode a coded memory"),
     "compaction": ("Compaction", "Coding hot memories into the cold tier, and the store's bytes after it"),
     "packs": ("Packs", "The compacted store as packs: bytes at rest, cold reads bounded by a pack, search quality"),
+    "sealing": ("Encryption at rest", "Encrypted stores against plain ones, in one run; shred"),
     "scale": ("Scale", "Threads, processes, batches, actors and GPUs"),
     "peers": ("Peers", "Others on the same data: llama.cpp's own tools, llama-zip, LangGraph's store, zstd and xz"),
     "setup": ("Set-up and suite", "Building, installing and the test suite"),

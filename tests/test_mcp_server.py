@@ -2,21 +2,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
+import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("mcp", reason="the MCP extra is not installed (pip install 'semzip[mcp]')")
 
+import httpx2  # noqa: E402
 from mcp import Client  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
+from engine.cli.cli import main  # noqa: E402
+from engine.integrations.mcp_http import load_token  # noqa: E402
 from engine.integrations.mcp_server import MAX_TEXT_BYTES  # noqa: E402
 from engine.store import MemoryStore  # noqa: E402
+from engine.store.key_file import generate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = {"add_memory", "search_memories", "get_memory", "list_memories", "delete_memory", "list_namespaces"}
@@ -138,34 +148,92 @@ def test_sigkill_during_an_add_burst_keeps_every_acknowledged_memory(tmp_path):
         assert [m.value if m else None for m in got] == [f"burst memory {k[1:]}" for k in acked]
 
 
-def test_streamable_http_on_a_localhost_port(tmp_path):
-    import socket
-    import subprocess
-    import time
-
-    with socket.socket() as s:  # a free port on the loopback
+@contextlib.contextmanager
+def http_server(store: Path, token_file: Path, *allow_origins: str, key: Path | None = None):
+    """A real server process on a free loopback port; the store indexes nothing, so no model loads (key: an
+    encrypted store's key file)."""
+    with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "mcp", str(tmp_path / "h.db"), "--mode", "zstd",
-                             "--port", str(port)], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {k: v for k, v in os.environ.items() if k != "SEMZIP_MCP_TOKEN"} | {"PYTHONPATH": str(ROOT),
+                                                                              "HF_HUB_OFFLINE": "1"}
+    code = ("import sys; from engine.integrations.mcp_server import serve; sys.exit(serve(sys.argv[1], port="
+            "int(sys.argv[2]), mode='zstd', token_file=sys.argv[3], allow_origins=sys.argv[4:], "
+            f"store_options={{'index': False, 'compaction': False, 'key': {str(key) if key else None!r}}}))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(store), str(port), str(token_file), *allow_origins],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
         while True:  # until the server listens
-            assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()[-2000:]
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-2000:]
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.1)
-
-        async def session():
-            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
-                assert (await call(client, "add_memory", text="over HTTP: ünïcode ✓", key="h"))[0] is False
-                return await call(client, "get_memory", key="h")
-
-        err, got, _ = asyncio.run(session())
-        assert not err and got["text"] == "over HTTP: ünïcode ✓"
+        yield proc, port
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_streamable_http_needs_the_bearer_token_and_a_known_origin(tmp_path):
+    token_file = tmp_path / "config" / "mcp-token"
+    key = generate(tmp_path / "store.key")  # an encrypted store: the server opens it with its key file
+    with http_server(tmp_path / "h.db", token_file, "http://app.example", key=key) as (proc, port):
+        token = token_file.read_text().strip()  # generated on first use
+        url, sent = f"http://127.0.0.1:{port}/mcp", []
+
+        async def keep_add(request):
+            if b"add_memory" in request.content:
+                sent.append(request)
+
+        async def session():
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, event_hooks={"request": [keep_add]})
+            async with Client(streamable_http_client(url, http_client=http)) as client:
+                assert (await call(client, "add_memory", text="over HTTP: ünïcode ✓", key="h"))[0] is False
+                assert (await call(client, "get_memory", key="h"))[1]["text"] == "over HTTP: ünïcode ✓"
+
+                async def replay(key: str, **headers: str) -> httpx2.Response:
+                    """The SDK's own add_memory request again, under another key and with headers changed."""
+                    body = json.loads(sent[0].content)
+                    body["params"]["arguments"]["key"] = key
+                    sent_headers = {k: v for k, v in sent[0].headers.items() if k not in ("content-length", *headers)}
+                    async with httpx2.AsyncClient() as raw:
+                        return await raw.post(url, json=body, headers=sent_headers | {k: v for k, v in
+                                                                                      headers.items() if v})
+
+                refused = {"no-token": await replay("no-token", authorization=""),
+                           "wrong-token": await replay("wrong-token", authorization="Bearer " + "x" * len(token)),
+                           "origin": await replay("origin", origin="http://evil.example"),
+                           "host": await replay("host", host=f"evil.example:{port}")}
+                allowed = await replay("replayed", origin="http://app.example")  # --allow-origin
+                return refused, allowed, (await call(client, "list_memories"))[1]
+
+        refused, allowed, keys = asyncio.run(session())
+    assert {k: r.status_code for k, r in refused.items()} == {"no-token": 401, "wrong-token": 401, "origin": 403,
+                                                              "host": 421}
+    assert refused["no-token"].headers["www-authenticate"].startswith("Bearer")
+    assert refused["wrong-token"].headers["www-authenticate"].startswith("Bearer")
+    assert allowed.status_code == 200 and sorted(keys) == ["h", "replayed"]  # the refused requests wrote nothing
+    stderr = proc.stderr.read()
+    assert str(token_file) in stderr and token not in stderr  # where the token is, never the token
+    assert "nicode".encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("h.db*"))  # sealed at rest
+
+
+def test_token_file_made_owner_only_and_an_open_one_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("SEMZIP_MCP_TOKEN", raising=False)
+    token, where = load_token()
+    path = tmp_path / ".config" / "semzip" / "mcp-token"
+    assert where == f"{path} (generated now)" and len(token) >= 43
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and load_token() == (token, str(path))
+    monkeypatch.setenv("SEMZIP_MCP_TOKEN", "from-env")
+    assert load_token(path) == ("from-env", "the environment variable SEMZIP_MCP_TOKEN")
+    monkeypatch.delenv("SEMZIP_MCP_TOKEN")
+    path.chmod(0o640)
+    assert main(["mcp", str(tmp_path / "m.db"), "--port", "8", "--token-file", str(path)]) == 2
+    assert f"chmod 600 {path}" in capsys.readouterr().err and not (tmp_path / "m.db").exists()  # no store made
+    assert main(["mcp", str(tmp_path / "m.db"), "--port", "8", "--allow-origin", "http://a.example/"]) == 2
+    assert "--allow-origin 'http://a.example/'" in capsys.readouterr().err

@@ -146,7 +146,10 @@ def _store(args) -> int:
 def _mcp(args) -> int:
     from engine.integrations.mcp_server import serve
 
-    return serve(args.store, args.namespace, args.port, args.mode)
+    from engine.cli.store import key_options
+
+    return serve(args.store, args.namespace, args.port, args.mode, host=args.host, token_file=args.token_file,
+                 allow_origins=args.allow_origin, store_options=key_options(args))
 
 
 HANDLERS = {"mcp": _mcp, "doctor": _doctor, "models": _models, "compress": _compress, "reconstruct": _reconstruct, "eval": _eval,

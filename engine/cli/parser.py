@@ -106,7 +106,22 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     def store_command(name: str, help: str) -> argparse.ArgumentParser:
         parser = ssub.add_parser(name, help=help, allow_abbrev=False)
         parser.add_argument("store", help="a SQLite file (created if absent) or a postgresql:// DSN")
+        add_key_flags(parser)
         return parser
+
+    def key_command(name: str, help: str) -> argparse.ArgumentParser:
+        parser = ssub.add_parser(name, help=help, allow_abbrev=False)
+        parser.add_argument("key_file", metavar="KEYFILE", help="the key file")
+        return parser
+
+    kg = key_command("keygen", "write a new key file (owner-only): stores created with it are encrypted; back it up, "
+                               "losing it loses them")
+    kg.add_argument("--keyring", action="store_true", help="keep the master key in the system keyring, the file "
+                                                           "naming its entry")
+    key_command("rekey", "a new master key, every data key re-wrapped under it (the stores are not touched)")
+    sh = store_command("shred", "destroy a namespace's data key: its memories unreadable at once in the database, its "
+                                "log, backups and dumps; then its rows deleted")
+    sh.add_argument("--namespace", required=True, help="labels joined by / (at most the store's key depth)")
 
     sp = store_command("put", "store each line of a JSONL file: id the key, text the value, other fields metadata")
     sp.add_argument("file", help="JSONL file, or - for stdin")
@@ -129,6 +144,8 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
                                                                    "memory due (default 3600)")
     se = store_command("export", "every memory as JSON lines: exact value, metadata, times, TTL (docs/FORMAT.md)")
     se.add_argument("-o", "--output", required=True, help="the dump file, or - for stdout")
+    se.add_argument("--plain", action="store_true", help="an encrypted store's dump in the clear (default: sealed "
+                                                         "line by line under the store's keys)")
     si = store_command("import", "put every valid line of an export (hot, times kept); bad lines named, exit 1")
     si.add_argument("file", help="a dump file, or - for stdin")
     store_command("vacuum", "give the space of deleted and compacted memories back to the disk")
@@ -142,7 +159,15 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     mcp.add_argument("store", help="a SQLite file (created if absent) or a postgresql:// DSN")
     mcp.add_argument("--namespace", default="default", help="the namespace of calls that name none (labels joined "
                                                             "by /): one per user keeps users apart")
-    mcp.add_argument("--port", type=int, default=None, help="serve streamable HTTP on 127.0.0.1:PORT instead of stdio")
+    mcp.add_argument("--port", type=int, default=None, help="serve streamable HTTP on this port instead of "
+                                                            "stdio; every request needs the bearer token")
+    mcp.add_argument("--host", default=None, help="with --port: the address to bind (default 127.0.0.1; another "
+                                                  "one serves the network)")
+    mcp.add_argument("--token-file", default=None, help="with --port: the bearer token's file, made "
+                     "(mode 600) if absent (default ~/.config/semzip/mcp-token; SEMZIP_MCP_TOKEN wins when set)")
+    mcp.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                     help="with --port: a browser origin allowed to call, like http://localhost:6274 (repeatable)")
+    add_key_flags(mcp)
     mcp.add_argument("--mode", default="lossless", choices=["lossless", "zstd", "raw", "summary"],
                      help="how background compaction codes memories")
 
@@ -150,3 +175,10 @@ def build_parser(handlers: dict) -> argparse.ArgumentParser:
     demo.add_argument("--n", type=int, default=None, help="only the first N bundled memories")
     add_setting_flags(demo, "demo")
     return p
+
+
+def add_key_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key-file", default=None, help="an encrypted store's key file (default: $SEMZIP_KEY_FILE); "
+                                                         "a store created with one is encrypted")
+    parser.add_argument("--key-depth", type=int, default=None, help="for a new encrypted store: how many leading "
+                                                                    "namespace labels share a data key (default 1)")

@@ -6,9 +6,12 @@ cron or by hand), and put, get of a hot memory, search and stats never load the 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-from engine.errors import InputError
+from engine.errors import InputError, UsageError
+
+KEY_FILE_ENV = "SEMZIP_KEY_FILE"
 
 
 def namespace_of(text: str) -> tuple[str, ...]:
@@ -35,15 +38,48 @@ def read_puts(path: str, namespace: tuple[str, ...]):
             yield Put(namespace, key, text, meta=d or None)
 
 
+def key_options(args) -> dict:
+    """MemoryStore's key arguments from --key-file (default $SEMZIP_KEY_FILE) and --key-depth; never a key itself on
+    a command line."""
+    path = args.key_file or os.environ.get(KEY_FILE_ENV) or None
+    options = {"key": path} if path else {}
+    if args.key_depth is not None:
+        if not path:
+            raise UsageError("--key-depth is for an encrypted store: give --key-file too")
+        options["key_depth"] = args.key_depth
+    return options
+
+
+def run_keys(args) -> int:
+    """keygen and rekey: the key file alone, no store opened."""
+    from engine.store.key_file import KeyFile, generate
+
+    if args.store_cmd == "keygen":
+        path = generate(args.key_file, keyring=args.keyring)
+        print(f"key file {path} written (mode 600): stores created with --key-file {path} are encrypted. Back it up: "
+              f"losing it loses every memory sealed with it", file=sys.stderr)
+    else:
+        KeyFile(args.key_file).rekey()
+        print(f"key file {args.key_file}: a new master key, its data keys re-wrapped; stores untouched",
+              file=sys.stderr)
+    return 0
+
+
 def run_store(args) -> int:
     """The store subcommands; typed errors carry their exit codes up to main()."""
     from engine.store import MemoryStore, MissingMemoryError
     from engine.store.values import as_text
 
+    if args.store_cmd in ("keygen", "rekey"):
+        return run_keys(args)
     ns = namespace_of(args.namespace) if getattr(args, "namespace", None) else ("default",)
     options = {"cold_after": args.cold_after} if getattr(args, "cold_after", None) is not None else {}
-    with MemoryStore(args.store, mode=getattr(args, "mode", "lossless"), compaction=False, **options) as store:
-        if args.store_cmd == "put":
+    with MemoryStore(args.store, mode=getattr(args, "mode", "lossless"), compaction=False, **options,
+                     **key_options(args)) as store:
+        if args.store_cmd == "shred":
+            print(f"{args.store}: the data key of {'/'.join(ns)} destroyed; {store.shred(ns)} memories deleted",
+                  file=sys.stderr)
+        elif args.store_cmd == "put":
             puts = list(read_puts(args.file, ns))  # every line checked before anything is coded
             store.put_many(puts)  # one engine batch, one transaction: the whole file or nothing
             print(f"{len(puts)} memories put in {args.store} namespace {'/'.join(ns)}", file=sys.stderr)
@@ -56,8 +92,11 @@ def run_store(args) -> int:
         elif args.store_cmd == "delete":
             delete(store, args, ns)
         elif args.store_cmd == "export":
-            count = store.export(sys.stdout if args.output == "-" else args.output, ns if args.namespace else ())
-            print(f"{count} memories exported from {args.store}", file=sys.stderr)
+            count = store.export(sys.stdout if args.output == "-" else args.output, ns if args.namespace else (),
+                                 plain=args.plain)
+            sealed = store.core.db.seal.is_sealed and not args.plain
+            print(f"{count} memories exported from {args.store}"
+                  f"{' sealed: importing them needs its key file' if sealed else ''}", file=sys.stderr)
         elif args.store_cmd == "import":
             report = store.import_(sys.stdin if args.file == "-" else args.file)
             for line, why in report.errors:
@@ -84,7 +123,6 @@ def run_store(args) -> int:
 
 
 def delete(store, args, ns: tuple[str, ...]) -> None:
-    from engine.errors import UsageError
     from engine.store import MissingMemoryError
 
     if args.all == (args.key is not None) or (args.all and not args.namespace):

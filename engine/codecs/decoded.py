@@ -57,6 +57,11 @@ class DecodedCache:
         with self._lock:
             self._mem.pop(_key(rec), None)
 
+    def clear(self) -> None:
+        """Drop every text (a namespace was shredded: its records no longer open, so they cannot be named)."""
+        with self._lock:
+            self._mem.clear()
+
     def stats(self) -> dict:
         with self._lock:
             return {"hits": self.hits, "misses": self.misses, "size": len(self._mem), "bytes": int(self._mem.currsize)}

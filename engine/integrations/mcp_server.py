@@ -4,17 +4,21 @@ pip install 'semzip[mcp]'. Built on the official SDK's high-level MCPServer (mcp
 hot tier when they can; compaction runs in the server's background (MemoryStore's thread). Each call runs
 in a worker thread, so calls from one client run at once. Bad arguments come back as tool errors naming the
 argument (ToolError), and the server keeps serving. A memory is acknowledged only after its transaction is
-on disk: a killed server loses no acknowledged memory.
+on disk: a killed server loses no acknowledged memory. Over HTTP it needs a bearer token (mcp_http).
 """
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from engine.errors import UsageError
+from engine.integrations.mcp_http import prepare_http, run_http
 from engine.store import InvalidMemoryError, MemoryStore
 from engine.store.errors import CorruptMemoryError, StoreError
 from engine.store.values import as_text, check_namespace
@@ -113,13 +117,21 @@ def build_server(store: MemoryStore, default_namespace: tuple[str, ...]) -> MCPS
     return server
 
 
-def serve(conn: str, default_namespace: str = "default", port: int | None = None, mode: str = "lossless") -> int:
-    """Run the server until its client goes away (stdio) or it is stopped (HTTP on 127.0.0.1:port)."""
+def serve(conn: str, default_namespace: str = "default", port: int | None = None, mode: str = "lossless", *,
+          host: str | None = None, token_file: str | Path | None = None, allow_origins: Sequence[str] = (),
+          store_options: dict | None = None) -> int:
+    """Run the server until its client goes away (stdio) or it is stopped (HTTP on host:port, default
+    127.0.0.1, behind a bearer token: mcp_http). store_options: more keyword arguments of MemoryStore."""
     default = check_namespace(tuple(default_namespace.strip("/").split("/")))
-    with MemoryStore(conn, mode=mode) as store:
+    if port is None and (host is not None or token_file is not None or allow_origins):
+        raise UsageError("--host, --token-file and --allow-origin apply to streamable HTTP; fix: add --port N")
+    if port is not None:  # a bad token file or origin fails before the store is opened (or created)
+        host = host or "127.0.0.1"
+        token, settings = prepare_http(host, port, token_file, list(allow_origins))
+    with MemoryStore(conn, mode=mode, **(store_options or {})) as store:
         server = build_server(store, default)
         if port is None:
-            server.run("stdio")
+            server.run("stdio")  # stdio: the client started this process; no token
         else:
-            server.run("streamable-http", host="127.0.0.1", port=port)
+            run_http(server, host, port, token, settings)
     return 0

@@ -154,7 +154,7 @@ class Compactor:
                 good.append((r, text))
             else:
                 report.failed += 1
-                why = text if isinstance(text, ValueError) else "its checksum does not match"
+                why = r.damage or (text if isinstance(text, ValueError) else "its checksum does not match")
                 report.errors.append(f"{core.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
                 self.tiers.release([r.id])
         if not good:
@@ -176,7 +176,7 @@ class Compactor:
                 good.append((r, text))
             else:
                 bad.append(r.id)
-                why = text if isinstance(text, ValueError) else "its checksum does not match"
+                why = r.damage or (text if isinstance(text, ValueError) else "its checksum does not match")
                 report.errors.append(f"{core.where}: memory {r.key!r} in namespace {values.split(r.ns)}: {why}")
         report.failed += len(bad)
         self.tiers.release(bad)
@@ -188,7 +188,7 @@ class Compactor:
         for (r, text), rec in zip(good, records):
             rec.id = r.key
             body = encode_record(rec, profiles)
-            coded.append(Coded(r.id, r.version, body, crc(body), r.used_at))
+            coded.append(Coded(r.id, r.ns, r.key, r.version, body, crc(body), r.used_at))
             report.text_bytes += r.text_bytes
             report.hot_bytes += len(r.body)
             report.cold_bytes += len(body)

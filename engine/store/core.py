@@ -23,6 +23,7 @@ from engine.store.reading import ReadCounts, decode_rows
 from engine.store.rows import HOT, Memory, Put, Row, crc
 from engine.store.sql import FORMAT_VERSION, KeyDelete, PrefixDelete, SqlStore
 from engine.store.sqlite import open_sqlite
+from engine.store.store_keys import DEFAULT_KEY_DEPTH, first_meta, open_key, sealer_for
 from engine.store.tier_sql import Tiers
 
 EMBEDDER_DIMS = 384  # all-MiniLM-L6-v2's, the default embed function
@@ -164,14 +165,16 @@ def _key_of(r: Row | Slot) -> str:
 
 
 def open_core(conn, *, engine=None, ratio: float | None = None, open_engine=None, policies: Policies,
-              embed=None, dims: int | None = None, scheme: str = vectors.DEFAULT_SCHEME, index=True) -> StoreCore:
+              embed=None, dims: int | None = None, scheme: str = vectors.DEFAULT_SCHEME, index=True, key=None,
+              key_depth: int = DEFAULT_KEY_DEPTH) -> StoreCore:
     """The core of the store at conn (a SQLite path or a postgresql:// DSN), its tables created or upgraded."""
     where = str(conn)
     if scheme not in vectors.SCHEMES:
         raise InvalidMemoryError(f"vector scheme must be one of {', '.join(vectors.SCHEMES)}, got {scheme!r}")
+    keys = open_key(key)  # a missing or unusable key file fails before the store is touched
     db = open_postgres(where) if is_dsn(where) else open_sqlite(where)
     try:
-        settings = _settings(db, where, scheme, dims, None if embed else EMBEDDER_DIMS)
+        settings = _settings(db, where, scheme, dims, None if embed else EMBEDDER_DIMS, keys, key_depth)
     except BaseException:
         db.close()
         raise
@@ -181,15 +184,23 @@ def open_core(conn, *, engine=None, ratio: float | None = None, open_engine=None
     return StoreCore(where, db, coder, embedder, policies, index, settings["vectors"], int(settings["dims"]))
 
 
-def _settings(db: SqlStore, where: str, scheme: str, dims: int | None, default_dims: int | None) -> dict:
-    """The store's meta entries, written on first open; a newer format or other dims refused."""
+def _settings(db: SqlStore, where: str, scheme: str, dims: int | None, default_dims: int | None, keys,
+              key_depth: int) -> dict:
+    """The store's meta entries, written on first open (sealed when it is created with a key file); a newer format,
+    other dims or a key that does not fit refused, with nothing written. db.seal set."""
     found = db.init()
     if int(found.get("format", FORMAT_VERSION)) > FORMAT_VERSION:
         raise StoreVersionError(f"{where} was written by store format {found['format']}; this semzip reads "
                                 f"up to {FORMAT_VERSION}: upgrade semzip")
     if "dims" not in found and (dims or default_dims) is None:
         raise InvalidMemoryError(f"{where}: a new store with a custom embed function needs its dims")
-    found = db.set_meta({"format": str(FORMAT_VERSION), "vectors": scheme, "dims": str(dims or default_dims)})
+    if "format" in found:
+        sealer_for(found, keys, where)  # before anything is written: a plain store given a key stays untouched
+        first = {}
+    else:
+        first = first_meta(keys, key_depth)
+    found = db.set_meta({**first, "vectors": scheme, "dims": str(dims or default_dims)})
+    db.seal = sealer_for(found, keys, where)  # again: a concurrent creator's choice is the one kept
     if dims is not None and int(found["dims"]) != dims:
         raise StoreError(f"{where} holds {found['dims']}-dimension embeddings, this store was opened with "
                          f"{dims}-dimension ones")

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.store.errors import StoreError
+from engine.store.sealing import Plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Database:
 
     def __init__(self, connect, dialect: Dialect, where: str):
         self._connect, self.d, self.where = connect, dialect, where
+        self.seal = Plain()  # an encrypted store's Sealer, set when it is opened with its key
         self._local = threading.local()
         self._all: list = []
         self._all_lock = threading.Lock()

@@ -4,10 +4,13 @@ One object a line (docs/FORMAT.md, "Memory dumps"): {"v": 1, "namespace": [...],
 or a JSON object, "metadata": {...}, "created_at", "updated_at" (seconds since the epoch), "ttl" (seconds or
 null), "expires_at" (or null)}. An import puts each valid line as a new hot memory (one transaction per
 batch) with its times as they were; a line that is not JSON, lacks a field or names an invalid namespace is
-reported by its number and reason, and every other line is imported.
+reported by its number and reason, and every other line is imported. An encrypted store's dump is sealed line by
+line: {"v": 1, "sealed": "AES-256-GCM", "store", "key_depth", "namespace", "key", "data": the line above, sealed
+under its namespace's data key}; importing it needs the key file of the store it came from.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import time
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 from engine.store import listing, values
 from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
+from engine.store.key_file import CIPHER
+from engine.store.sealing import DUMP_LINE, Sealer
 from engine.store.rows import Put
 
 DUMP_VERSION = 1
@@ -37,8 +42,11 @@ def _opened(target, mode: str):
             yield f
 
 
-def export_lines(core: StoreCore, prefix: tuple[str, ...], out) -> int:
-    """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many."""
+def export_lines(core: StoreCore, prefix: tuple[str, ...], out, plain: bool = False) -> int:
+    """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many. An
+    encrypted store's lines are sealed under their namespace's data key (a shred reaches the dump too) unless
+    plain."""
+    seal = None if plain or not core.db.seal.is_sealed else core.db.seal
     now = time.time()
     refs = [t[0] for t in listing.live(core, values.join(prefix), now)]
     count = 0
@@ -51,9 +59,30 @@ def export_lines(core: StoreCore, prefix: tuple[str, ...], out) -> int:
                 line = {"v": DUMP_VERSION, "namespace": list(mem.namespace), "key": mem.key, "value": mem.value,
                         "metadata": mem.meta, "created_at": mem.created_at, "updated_at": mem.updated_at,
                         "ttl": getattr(row, "ttl", None), "expires_at": getattr(row, "expires_at", None)}
-                f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+                text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+                f.write((text if seal is None else _sealed_line(seal, row.ns, mem.key, text)) + "\n")
                 count += 1
     return count
+
+
+def _sealed_line(seal, ns: str, key: str, text: str) -> str:
+    sealed = seal.seal(ns, DUMP_LINE, key, text.encode("utf-8"))
+    line = {"v": DUMP_VERSION, "sealed": CIPHER, "store": seal.store_id, "key_depth": seal.depth,
+            "namespace": list(values.split(ns)), "key": key, "data": base64.b64encode(sealed).decode("ascii")}
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
+def _opened_line(core: StoreCore, d: dict) -> str:
+    """A sealed line's JSON, opened with the importing store's key file (which must hold the dump's store's keys)."""
+    if not core.db.seal.is_sealed:
+        raise InvalidMemoryError("a sealed line: import it into a store opened with the key file of the store it "
+                                 "was exported from")
+    try:
+        seal = Sealer(core.db.seal.keys, str(d["store"]), int(d["key_depth"]), core.where)
+        ns, key = values.join(values.check_namespace(d["namespace"])), str(d["key"])
+        return seal.open(ns, DUMP_LINE, key, base64.b64decode(str(d["data"]), validate=True)).decode("utf-8")
+    except (KeyError, TypeError, ValueError) as exc:  # SealError is a ValueError
+        raise InvalidMemoryError(f"a sealed line that does not open ({exc})") from None
 
 
 def import_lines(core: StoreCore, source) -> ImportReport:
@@ -65,7 +94,7 @@ def import_lines(core: StoreCore, source) -> ImportReport:
             if not line.strip():
                 continue
             try:
-                batch.append((n, *_parse(line)))
+                batch.append((n, *_parse(line, core)))
             except InvalidMemoryError as exc:
                 report.errors.append((n, str(exc)))
             if len(batch) >= BATCH:
@@ -75,9 +104,11 @@ def import_lines(core: StoreCore, source) -> ImportReport:
     return report
 
 
-def _parse(line: str):
+def _parse(line: str, core: StoreCore):
     try:
         d = json.loads(line)
+        if isinstance(d, dict) and "sealed" in d:
+            d = json.loads(_opened_line(core, d))
     except json.JSONDecodeError as exc:
         raise InvalidMemoryError(f"not JSON ({exc.msg})") from None
     if not isinstance(d, dict):

@@ -14,6 +14,10 @@ class StoreVersionError(StoreError):
     """The store was written by a newer format version than this semzip reads."""
 
 
+class StoreKeyError(StoreError):
+    """An encrypted store's key is missing or wrong, a plain store was given one, or the key file is unusable."""
+
+
 class CorruptMemoryError(SemzipError):
     """One stored memory cannot be read back exactly; every other memory still reads."""
 

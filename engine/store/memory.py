@@ -24,6 +24,7 @@ from engine.store.rows import Memory, Put
 from engine.store.pack_plan import PACK_TOKENS
 from engine.store.packing import Packer
 from engine.store.stats import NamespaceStats, namespace_stats
+from engine.store.store_keys import DEFAULT_KEY_DEPTH, shred_keys
 
 
 class MemoryStore:
@@ -34,18 +35,20 @@ class MemoryStore:
     cold_after (seconds without a write or read) and hot_bytes (the hot tier's size) say when a memory is
     compacted; compaction=True runs it in a background thread while the store is open (False: only compact()
     and `semzip store compact` do). pack_tokens: the pack size B, the most tokens a read of a packed memory
-    decodes (memories of the default lossless policy with no TTL are packed; others are coded alone)."""
+    decodes (memories of the default lossless policy with no TTL are packed; others are coded alone).
+    key: a key file's path (semzip store keygen) or a KeyFile: a new store is created encrypted, an encrypted one
+    needs it; key_depth: how many leading labels of a namespace share one data key (what shred destroys)."""
 
     def __init__(self, conn: str | Path, *, engine=None, mode: str = "lossless", ratio: float | None = None,
                  policies: dict | None = None, embed=None, dims: int | None = None,
                  scheme: str = vectors.DEFAULT_SCHEME, index=True, open_engine=None,
                  cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, compaction: bool = True,
-                 pack_tokens: int = PACK_TOKENS):
+                 pack_tokens: int = PACK_TOKENS, key=None, key_depth: int = DEFAULT_KEY_DEPTH):
         by_prefix = {values.check_namespace(ns): p if isinstance(p, Policy) else Policy(*p)
                      for ns, p in (policies or {}).items()}
         self.core = open_core(conn, engine=engine, ratio=ratio, open_engine=open_engine,
                               policies=Policies(Policy(mode, ratio), by_prefix), embed=embed, dims=dims,
-                              scheme=scheme, index=index)
+                              scheme=scheme, index=index, key=key, key_depth=key_depth)
         self.where, self.scheme, self.dims = self.core.where, self.core.scheme, self.core.dims
         self.compactor = Compactor(self.core, cold_after, hot_bytes, pack_tokens=pack_tokens)
         self.host = HostCalls()
@@ -79,9 +82,25 @@ class MemoryStore:
         """Remove every memory of a namespace and of the namespaces under it, as delete does; how many."""
         return self.batch([DeleteNamespace(namespace)])[0]
 
-    def export(self, out, namespace=()) -> int:
-        """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many."""
-        return dump.export_lines(self.core, values.check_namespace(namespace, allow_empty=True), out)
+    def shred(self, namespace) -> int:
+        """Destroy the data key of an encrypted store's namespace (and those under it): at once no copy of their
+        memories opens, in this database, its log, a backup or a dump; then delete their rows as
+        delete_namespace does. How many memories were deleted."""
+        ns = values.check_namespace(namespace)
+        seal = self.core.db.seal
+        with self.host.call():
+            prefixes = shred_keys(seal, ns, self.where)  # the promise, durable before anything else
+            seal.forget(prefixes)
+            self.core.pack_directory.forget()
+            self.core.coder.forget_all()
+            count = self.core.db.drop(values.join(ns))
+        self.core.tiers.scrub()
+        return count
+
+    def export(self, out, namespace=(), *, plain: bool = False) -> int:
+        """Every live memory under a namespace prefix as JSON lines into out (a path or a text file); how many. An
+        encrypted store's lines are sealed (plain=True: not)."""
+        return dump.export_lines(self.core, values.check_namespace(namespace, allow_empty=True), out, plain)
 
     def import_(self, source) -> dump.ImportReport:
         """Put every valid line of an export (a path or a file) hot, times as they were; bad lines reported."""

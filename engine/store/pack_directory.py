@@ -59,7 +59,7 @@ class PackDirectory:
             ns_of = {i: ns for i, ns, _ in missing}
             for i, c, blob in (fetch or self.table.indexes)([i for i, _, _ in missing]):
                 try:
-                    index: PackIndex | DamagedPack = decode_index(blob)
+                    index: PackIndex | DamagedPack = decode_index(self.table.open_index(ns_of[i], blob))
                 except ValueError as exc:
                     index = DamagedPack(i, ns_of[i], str(exc))
                     log.error("%s", index)
@@ -68,6 +68,11 @@ class PackDirectory:
                     with self._lock:
                         self._cache[(i, c)] = index
         return out
+
+    def forget(self) -> None:
+        """Drop every cached index (a shred: what they name must not outlive the key)."""
+        with self._lock:
+            self._cache.clear()
 
     def live(self, prefix: str, exact: bool = False) -> tuple[list[Slot], list[DamagedPack]]:
         """Every live packed memory of a namespace (exact) or under a prefix (the newest pack's copy of a key wins),

@@ -35,6 +35,8 @@ def read_slots(slots: list[Slot], indexes: dict, table: PackTable, decoder, prof
     for pack_id, (body, kept) in bodies.items():
         have[pack_id] = decode_kept(kept) if kept is not None else {}
         try:
+            if isinstance(body, ValueError):
+                raise body
             streams[pack_id] = decode_streams(body)
         except ValueError as exc:
             streams[pack_id] = f"its pack {pack_id} is damaged ({exc})"

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import logging
+import zlib
+
 from engine.store.database import Database, Dialect
+from engine.store.sealing import PACK_BODY, PACK_INDEX, PACK_KEPT, PACK_VECS, SealError
+
+log = logging.getLogger("semzip.store")
 
 
 def pack_schema(d: Dialect) -> list[str]:
@@ -57,8 +63,12 @@ class PackTable:
         return self._in("SELECT id, ns, idx_crc FROM semzip_packs WHERE id IN", ids)
 
     def indexes(self, ids: list[int]) -> list[tuple[int, int, bytes]]:
-        """(id, idx_crc, idx) of these packs."""
+        """(id, idx_crc, idx) of these packs (an encrypted store's index still sealed: open_index opens it)."""
         return [(i, c, bytes(x)) for i, c, x in self._in("SELECT id, idx_crc, idx FROM semzip_packs WHERE id IN", ids)]
+
+    def open_index(self, ns: str, idx: bytes) -> bytes:
+        """A pack's index as stored, opened; SealError (a ValueError) when it does not."""
+        return self.db.seal.open(ns, PACK_INDEX, "", idx)
 
     def dead(self, ids: list[int]) -> dict[int, set[int]]:
         """Pack id -> its deleted slots (packs with none are absent)."""
@@ -67,14 +77,33 @@ class PackTable:
             out.setdefault(p, set()).add(s)
         return out
 
-    def bodies(self, ids: list[int]) -> dict[int, tuple[bytes, bytes | None]]:
-        """Pack id -> (its streams' bytes, its kept copy or None)."""
-        return {i: (bytes(b), bytes(h) if h is not None else None)
-                for i, b, h in self._in("SELECT id, body, hot FROM semzip_packs WHERE id IN", ids)}
+    def bodies(self, ids: list[int]) -> dict[int, tuple[bytes | SealError, bytes | None]]:
+        """Pack id -> (its streams' bytes, or the SealError of an encrypted store's that do not open; its kept
+        copy or None: one that does not open is as none)."""
+        out = {}
+        for i, ns, c, b, h in self._in("SELECT id, ns, idx_crc, body, hot FROM semzip_packs WHERE id IN", ids):
+            try:
+                body: bytes | SealError = self.db.seal.open(ns, PACK_BODY, str(c), bytes(b))
+            except SealError as exc:
+                body = exc
+            try:
+                kept = self.db.seal.open(ns, PACK_KEPT, str(c), bytes(h)) if h is not None else None
+            except SealError:
+                kept = None
+            out[i] = (body, kept)
+        return out
 
     def vectors(self, ids: list[int]) -> dict[int, bytes]:
-        return {i: bytes(v) for i, v in self._in("SELECT id, vecs FROM semzip_packs WHERE vecs IS NOT NULL AND id IN",
-                                                 ids)}
+        """Pack id -> its windows' vectors end to end (a pack whose sealed vectors do not open is absent: its
+        windows are searched as unembedded)."""
+        out = {}
+        for i, ns, c, v in self._in("SELECT id, ns, idx_crc, vecs FROM semzip_packs WHERE vecs IS NOT NULL AND id IN",
+                                    ids):
+            try:
+                out[i] = self.db.seal.open(ns, PACK_VECS, str(c), bytes(v))
+            except SealError as exc:
+                log.error("%s: the vectors of pack %d in namespace %r do not open (%s)", self.db.where, i, ns, exc)
+        return out
 
     def open_tail(self, ns: str, below_tokens: int, now: float) -> list[tuple]:
         """(id, num_tokens, tail_tokens) of the namespace's newest pack when its last stream is under below_tokens
@@ -110,10 +139,18 @@ class PackTable:
 
     # -- writes, inside a caller's transaction (cur)
     def insert(self, cur, p: NewPack, now: float) -> int:
+        """The pack's row (an encrypted store's parts sealed: its streams, vectors and kept copy bound to its index
+        by the index's CRC); its id."""
+        seal, idx, idx_crc = self.db.seal, p.idx, p.idx_crc
+        if seal.is_sealed:
+            idx = seal.seal(p.ns, PACK_INDEX, "", p.idx)
+            idx_crc = zlib.crc32(idx) & 0xFFFFFFFF
+        bound = str(idx_crc)
         cur.execute(self.db.q("INSERT INTO semzip_packs (ns, idx, idx_crc, body, vecs, num_memories, num_tokens, "
                               "tail_tokens, text_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
-                    (p.ns, p.idx, p.idx_crc, p.body, p.vecs, p.num_memories, p.num_tokens, p.tail_tokens,
-                     p.text_bytes, now))
+                    (p.ns, idx, idx_crc, seal.seal(p.ns, PACK_BODY, bound, p.body),
+                     p.vecs and seal.seal(p.ns, PACK_VECS, bound, p.vecs), p.num_memories, p.num_tokens,
+                     p.tail_tokens, p.text_bytes, now))
         return cur.fetchone()[0]
 
     def mark_dead(self, cur, pack_id: int, slots) -> None:
@@ -154,6 +191,12 @@ class PackTable:
         if copies:
             with self.db.transaction("keep decoded texts") as cur:
                 for i, blob in sorted(copies.items()):
+                    if self.db.seal.is_sealed:
+                        cur.execute(self.db.q("SELECT ns, idx_crc FROM semzip_packs WHERE id = ?"), (i,))
+                        found = cur.fetchall()
+                        if not found:
+                            continue  # rebuilt meanwhile
+                        blob = self.db.seal.seal(found[0][0], PACK_KEPT, str(found[0][1]), blob)
                     cur.execute(self.db.q("UPDATE semzip_packs SET hot = ?, used_at = ? WHERE id = ?"), (blob, now, i))
 
     def evict(self, ids: list[int]) -> int:

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from engine.codecs.container import encode_record
-from engine.store import values, vectors
+from engine.store import vectors
 from engine.store.pack_directory import PackDirectory, Slot
 from engine.store.pack_format import (SEPARATOR, Entry, PackIndex, Part, decode_streams, encode_index,
                                       encode_streams)
@@ -132,11 +132,15 @@ class Packer:
             if carried is None:
                 self.table.release([pack_id])
                 continue
+            body, _ = self.table.bodies([pack_id])[pack_id]
+            vecs = self.table.vectors([pack_id]).get(pack_id)
+            if isinstance(body, ValueError) or (vecs is None and index.windows):
+                self.table.release([pack_id])  # its sealed parts do not open: left for its reads to name
+                continue
             job.old_id, job.old_index = pack_id, index
             job.old_bytes = self.table.row_bytes(pack_id)
-            body, _ = self.table.bodies([pack_id])[pack_id]
             job.kept_streams = decode_streams(body)[:-1]
-            vecs = self.table.vectors([pack_id]).get(pack_id, b"")
+            vecs = vecs or b""
             size = vectors.size_of(PACK_VECTOR_SCHEME, self.core.dims)
             kept_windows = sum(w.stream < len(index.streams) - 1 for w in index.windows)
             job.kept_vecs = vecs[: kept_windows * size]

@@ -144,6 +144,13 @@ class PolicyCoder:
                 for engine in engines:
                     engine.read_cache.forget(rec)
 
+    def forget_all(self) -> None:
+        """Drop every engine's decoded texts."""
+        with self._lock:
+            engines = list(self._engines.values())
+        for engine in engines:
+            engine.read_cache.clear()
+
     def is_waited_on(self) -> bool:
         """True while a caller waits for one of these engines' model (a compaction batch then yields to it)."""
         with self._lock:

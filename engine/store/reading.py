@@ -31,7 +31,8 @@ class ReadCounts:
 class Decoded:
     memories: dict[int, Memory] = field(default_factory=dict)  # by the row's index in the rows read
     bad: dict[int, str] = field(default_factory=dict)  # row index -> why it does not read
-    copies: list[tuple[int, int, bytes, int]] = field(default_factory=list)  # (id, version, hot record, crc)
+    copies: list[tuple[int, str, str, int, bytes, int]] = field(default_factory=list)  # (id, ns, key, version,
+    # hot record, crc)
     num_cold: int = 0  # memories the model decoded
 
 
@@ -41,6 +42,9 @@ def decode_rows(rows: list[Row], scores: list[float | None] | None, coder, profi
     out = Decoded()
     chosen: dict[int, bytes] = {}
     for i, r in enumerate(rows):
+        if r.damage is not None:
+            out.bad[i] = r.damage
+            continue
         body, body_crc = r.readable()
         if crc(body) != body_crc and r.hot is not None:
             body, body_crc = r.body, r.crc  # a damaged kept copy: the cold record is still there
@@ -68,5 +72,5 @@ def decode_rows(rows: list[Row], scores: list[float | None] | None, coder, profi
             out.num_cold += 1
             if keep_hot and r.tier == COLD:
                 hot = hot_record(r.key, text)
-                out.copies.append((r.id, r.version, hot, crc(hot)))
+                out.copies.append((r.id, r.ns, r.key, r.version, hot, crc(hot)))
     return out

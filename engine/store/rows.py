@@ -49,6 +49,7 @@ class Row:
     version: int = 0  # goes up on every put of the key: a compaction swaps only the version it read
     used_at: float = 0.0  # the last write or read
     policy: str | None = None  # a hot row's coding policy as its put saw it (Policy.spec), for compaction
+    damage: str | None = None  # an encrypted store's row whose sealed body or fields did not open: why
 
     def readable(self) -> tuple[bytes, int]:
         """(record bytes, their CRC) that read back fastest: the kept hot copy when there is one."""

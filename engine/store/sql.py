@@ -7,20 +7,28 @@ tier_sql.py, over the same Database interface.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from engine.store.database import Database, Dialect
 from engine.store.errors import StoreError
 from engine.store.pack_sql import pack_schema
-from engine.store.rows import COLD, Row
+from engine.store.rows import COLD, Row, crc
+from engine.store.values import split
+from engine.store.sealing import FIELDS, RECORD, VECS, SealError
 
-FORMAT_VERSION = 3  # of the tables below; a store written by a newer version is refused, an older one upgraded
+# Of the tables below: a store written by a newer version is refused, an older one upgraded. Format 4 is a store
+# sealed under a key file (sealing.py): the same tables, its content columns sealed, so a release that reads up to
+# format 3 refuses it rather than writing plain rows into it. A plain store stays format 3.
+FORMAT_VERSION = 4
+PLAIN_FORMAT, SEALED_FORMAT = 3, 4
 ROW_COLUMNS = ("id, ns, key, kind, body, crc, fields, text_bytes, created_at, updated_at, expires_at, ttl, tier, "
                "hot, hot_crc, version, used_at, policy")
 # Format 2's columns beyond format 1's: a format-1 row is a cold one (its body is its policy's record).
 TIER_COLUMNS = ("tier SMALLINT NOT NULL DEFAULT 1", "hot {blob}", "hot_crc BIGINT", "version BIGINT NOT NULL DEFAULT 0",
                 "used_at {real}", "claimed_until {real}", "policy TEXT")
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
+log = logging.getLogger("semzip.store")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +79,7 @@ class SqlStore(Database):
             found = {}  # no tables yet (or no database: creating them says so)
         if int(found.get("format", 0)) > FORMAT_VERSION:
             return found
-        if found.get("format", str(FORMAT_VERSION)) != str(FORMAT_VERSION):
+        if int(found.get("format", PLAIN_FORMAT)) < PLAIN_FORMAT:
             self._upgrade()
         with self.transaction("create its tables") as cur:
             for stmt in schema(self.d):
@@ -82,12 +90,12 @@ class SqlStore(Database):
         """Format 1 to 2 (the tier columns added, its rows cold: their bodies are their policy's records), then 2 to
         3 (the packs' tables, created by init; rows stay as they are until compaction packs them), in one
         transaction. Rechecked under the write lock: another process may have upgraded it first."""
-        with self.transaction(f"upgrade its tables to store format {FORMAT_VERSION}") as cur:
+        with self.transaction(f"upgrade its tables to store format {PLAIN_FORMAT}") as cur:
             if self.d.lock_profiles:
                 cur.execute(self.d.lock_profiles)
             cur.execute("SELECT value FROM semzip_meta WHERE key = 'format'")
             found = cur.fetchall()
-            if not found or int(found[0][0]) >= FORMAT_VERSION:
+            if not found or int(found[0][0]) >= PLAIN_FORMAT:
                 return
             if found == [("1",)]:
                 for column in TIER_COLUMNS:
@@ -96,7 +104,7 @@ class SqlStore(Database):
                 cur.execute(HOT_INDEX)
             for stmt in pack_schema(self.d):
                 cur.execute(stmt)
-            cur.execute(f"UPDATE semzip_meta SET value = '{FORMAT_VERSION}' WHERE key = 'format'")
+            cur.execute(f"UPDATE semzip_meta SET value = '{PLAIN_FORMAT}' WHERE key = 'format'")
 
     def set_meta(self, entries: dict[str, str]) -> dict[str, str]:
         """Add entries not yet set (a concurrent creator's win is kept); the meta table after."""
@@ -139,23 +147,27 @@ class SqlStore(Database):
             "expires_at = excluded.expires_at, ttl = excluded.ttl, vecs = excluded.vecs, tier = excluded.tier, "
             "hot = NULL, hot_crc = NULL, version = semzip_memories.version + 1, used_at = excluded.used_at, "
             "claimed_until = NULL, policy = excluded.policy RETURNING id, version")
-        delete_key = self.q("DELETE FROM semzip_memories WHERE ns = ? AND key = ? RETURNING body, hot")
+        delete_key = self.q("DELETE FROM semzip_memories WHERE ns = ? AND key = ? RETURNING ns, key, body, hot")
         gone: list[list[tuple]] = []
         with self.transaction("write memories (disk full?)") as cur:
             for w in writes:
                 if isinstance(w, Row):
+                    seal = self.seal
                     vecs = b"".join(v for _, v in w.vectors) or None
-                    cur.execute(upsert, (w.ns, w.key, w.kind, w.body, w.crc, w.fields, w.text_bytes, w.created_at,
-                                         w.updated_at, w.expires_at, w.ttl, vecs, w.tier, w.updated_at, w.policy))
+                    body = seal.seal(w.ns, RECORD, w.key, w.body)
+                    cur.execute(upsert, (w.ns, w.key, w.kind, body, crc(body), seal.seal_text(w.ns, FIELDS, w.key,
+                                         w.fields), w.text_bytes, w.created_at, w.updated_at, w.expires_at, w.ttl,
+                                         vecs and seal.seal(w.ns, VECS, w.key, vecs), w.tier, w.updated_at, w.policy))
                     w.id, w.version = cur.fetchone()
                     gone.append([])
                 elif isinstance(w, KeyDelete):
                     cur.execute(delete_key, (w.ns, w.key))
-                    gone.append(cur.fetchall() + [None] * hide_packed(cur, w.ns, w.key))
+                    gone.append(self._opened_records(cur.fetchall()) + [None] * hide_packed(cur, w.ns, w.key))
                 else:
                     cond, params = self.prefix_condition(w.prefix)
-                    cur.execute(self.q(f"DELETE FROM semzip_memories WHERE {cond} RETURNING body, hot"), params)
-                    found = cur.fetchall()
+                    cur.execute(self.q(f"DELETE FROM semzip_memories WHERE {cond} RETURNING ns, key, body, hot"),
+                                params)
+                    found = self._opened_records(cur.fetchall())
                     cur.execute(self.q(f"SELECT SUM(num_memories - (SELECT COUNT(*) FROM semzip_pack_dead WHERE pack_id "
                                        f"= id)) FROM semzip_packs WHERE {cond}"), params)
                     packed = int(cur.fetchone()[0] or 0)  # PostgreSQL sums to a Decimal
@@ -165,29 +177,64 @@ class SqlStore(Database):
                     gone.append(found + [None] * packed)
         return gone
 
+    def _opened_records(self, found: list[tuple]) -> list[tuple]:
+        """(record, kept copy) of deleted rows' (ns, key, body, hot), opened: the decoded caches know them so."""
+        out = []
+        for ns, key, *records in found:
+            try:
+                out.append(tuple(r if r is None else self.seal.open(ns, RECORD, key, bytes(r)) for r in records))
+            except SealError:
+                out.append((None, None))  # nothing decoded it, so no cache holds it
+        return out
+
+    def drop(self, prefix: str) -> int:
+        """Delete every row and pack under a namespace prefix in one transaction, returning nothing of them (a
+        shredded namespace: its values no longer open, so no cache can hold them); how many memories."""
+        cond, params = self.prefix_condition(prefix)
+        with self.transaction("delete a shredded namespace") as cur:
+            cur.execute(self.q(f"DELETE FROM semzip_memories WHERE {cond}"), params)
+            count = cur.rowcount
+            cur.execute(self.q(f"SELECT SUM(num_memories - (SELECT COUNT(*) FROM semzip_pack_dead WHERE pack_id = id)) "
+                               f"FROM semzip_packs WHERE {cond}"), params)
+            count += int(cur.fetchone()[0] or 0)
+            cur.execute(self.q(f"DELETE FROM semzip_pack_dead WHERE pack_id IN (SELECT id FROM semzip_packs WHERE "
+                               f"{cond})"), params)
+            cur.execute(self.q(f"DELETE FROM semzip_packs WHERE {cond}"), params)
+        return count
+
     def fetch(self, ns: str, keys: list[str], now: float) -> list[Row]:
         """The live rows of these keys in one namespace (vectors not read)."""
         marks = ", ".join("?" * len(keys))
         sql = f"SELECT {ROW_COLUMNS} FROM semzip_memories WHERE ns = ? AND key IN ({marks}) AND {LIVE}"
-        return [to_row(t) for t in self.read(sql, (ns, *keys, now))] if keys else []
+        return [to_row(t, self.seal) for t in self.read(sql, (ns, *keys, now))] if keys else []
 
     def by_ids(self, ids: list[int]) -> list[Row]:
         marks = ", ".join("?" * len(ids))
-        return [to_row(t) for t in self.read(f"SELECT {ROW_COLUMNS} FROM semzip_memories WHERE id IN ({marks})", ids)] \
-            if ids else []
+        return [to_row(t, self.seal) for t in self.read(f"SELECT {ROW_COLUMNS} FROM semzip_memories WHERE id IN "
+                                                         f"({marks})", ids)] if ids else []
 
     def scan(self, prefix: str, now: float) -> list[tuple]:
         """(id, ns, key, fields, created_at, updated_at) of every live memory under a namespace prefix, newest first."""
         cond, params = self.prefix_condition(prefix)
-        return self.read(f"SELECT id, ns, key, fields, created_at, updated_at FROM semzip_memories WHERE {cond} AND "
+        found = self.read(f"SELECT id, ns, key, fields, created_at, updated_at FROM semzip_memories WHERE {cond} AND "
                           f"{LIVE} ORDER BY updated_at DESC, id DESC", (*params, now))
+        if not self.seal.is_sealed:
+            return found
+        return [(i, ns, key, _opened_fields(self.seal, ns, key, f), c, u) for i, ns, key, f, c, u in found]
 
     def vectors(self, prefix: str, now: float) -> list[tuple[int, bytes]]:
         """(memory id, its packed vectors end to end) of every live embedded memory under a namespace prefix."""
         cond, params = self.prefix_condition(prefix)
-        return [(i, bytes(v)) for i, v in self.read(
-            f"SELECT id, vecs FROM semzip_memories WHERE {cond} AND vecs IS NOT NULL AND {LIVE}",
-            (*params, now))]
+        found = self.read(f"SELECT id, ns, key, vecs FROM semzip_memories WHERE {cond} AND vecs IS NOT NULL AND {LIVE}",
+                          (*params, now))
+        out = []
+        for i, ns, key, v in found:
+            try:
+                out.append((i, self.seal.open(ns, VECS, key, bytes(v))))
+            except SealError as exc:  # searched as a memory with no embedding; a read of it names the damage
+                log.error("%s: the embedding of memory %r in namespace %r does not open (%s)", self.where, key,
+                          "/".join(split(ns)), exc)
+        return out
 
     def namespaces(self, now: float) -> list[str]:
         return [ns for (ns,) in self.read(f"SELECT DISTINCT ns FROM semzip_memories WHERE {LIVE}",
@@ -214,9 +261,37 @@ class SqlStore(Database):
                           "0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_memories GROUP BY ns, tier ORDER BY ns, tier")
 
 
-def to_row(t: tuple) -> Row:
-    """A Row from a SELECT of ROW_COLUMNS."""
-    return Row(id=t[0], ns=t[1], key=t[2], kind=t[3], body=bytes(t[4]), crc=t[5], fields=t[6], text_bytes=t[7],
-               created_at=t[8], updated_at=t[9], expires_at=t[10], ttl=t[11], tier=t[12],
-               hot=bytes(t[13]) if t[13] is not None else None, hot_crc=t[14], version=t[15],
-               used_at=t[16] if t[16] is not None else t[9], policy=t[17])
+def to_row(t: tuple, seal) -> Row:
+    """A Row from a SELECT of ROW_COLUMNS, its sealed values opened (seal: the database's Sealer or Plain)."""
+    row = Row(id=t[0], ns=t[1], key=t[2], kind=t[3], body=bytes(t[4]), crc=t[5], fields=t[6], text_bytes=t[7],
+              created_at=t[8], updated_at=t[9], expires_at=t[10], ttl=t[11], tier=t[12],
+              hot=bytes(t[13]) if t[13] is not None else None, hot_crc=t[14], version=t[15],
+              used_at=t[16] if t[16] is not None else t[9], policy=t[17])
+    if seal.is_sealed:
+        _open_row(row, seal)
+    return row
+
+
+def _open_row(row: Row, seal) -> None:
+    """An encrypted store's row with its record, kept copy and fields opened; what does not open is its damage
+    (a kept copy that does not open is dropped: the record is still there)."""
+    try:
+        row.body = seal.open(row.ns, RECORD, row.key, row.body)
+        row.crc = crc(row.body)
+        row.fields = seal.open_text(row.ns, FIELDS, row.key, row.fields)
+    except SealError as exc:
+        row.body, row.crc, row.damage = b"", -1, str(exc)
+        return
+    if row.hot is not None:
+        try:
+            row.hot = seal.open(row.ns, RECORD, row.key, row.hot)
+            row.hot_crc = crc(row.hot)
+        except SealError:
+            row.hot = row.hot_crc = None
+
+
+def _opened_fields(seal, ns: str, key: str, fields: str | None) -> str | None:
+    try:
+        return seal.open_text(ns, FIELDS, key, fields)
+    except SealError:
+        return None  # filters see no fields; a read of the memory names the damage

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.store.rows import COLD, COLD_KEPT, HOT, Row
+from engine.store.rows import COLD, COLD_KEPT, HOT, Row, crc
+from engine.store.sealing import RECORD, VECS, SealError
 from engine.store.sql import ROW_COLUMNS, SqlStore, to_row
 
 ROW_OVERHEAD = 64  # bytes a row costs besides its records, embeddings, names and fields (times, counters, cell)
@@ -21,6 +22,8 @@ class Coded:
     """A claimed row's cold record, to swap in over the version that was read."""
 
     id: int
+    ns: str
+    key: str
     version: int
     body: bytes
     crc: int
@@ -72,8 +75,12 @@ class Tiers:
             found = cur.fetchall()
             rows = []
             for t in found:
-                row = to_row(t[:-1])
-                row.vectors = [("", bytes(t[-1]))] if t[-1] is not None else []
+                row = to_row(t[:-1], self.db.seal)
+                try:
+                    row.vectors = [("", self.db.seal.open(row.ns, VECS, row.key, bytes(t[-1])))] \
+                        if t[-1] is not None else []
+                except SealError:
+                    row.vectors = []  # only orders the batch: the row is still coded
                 rows.append(row)
             if rows:
                 got = ", ".join("?" * len(rows))
@@ -94,13 +101,21 @@ class Tiers:
             "SET hot = CASE WHEN used_at > ? THEN body END, hot_crc = CASE WHEN used_at > ? THEN crc END, tier = CASE "
             "WHEN used_at > ? THEN {kept} ELSE {cold} END, used_at = CASE WHEN used_at > ? THEN used_at END, body = ?, "
             "crc = ?, claimed_until = NULL, policy = NULL WHERE id = ? AND version = ? AND tier = {hot}",
-            [(*[c.read_used_at] * 4, c.body, c.crc, c.id, c.version) for c in coded],
+            [(*[c.read_used_at] * 4, *self._sealed(c.ns, c.key, c.body, c.crc), c.id, c.version) for c in coded],
             "swap in compacted records (disk full?)")
 
-    def keep_copies(self, copies: list[tuple[int, int, bytes, int]], now: float) -> int:
-        """(id, version, hot record, its crc): a cold row just read keeps its text hot beside its record."""
+    def keep_copies(self, copies: list[tuple[int, str, str, int, bytes, int]], now: float) -> int:
+        """(id, ns, key, version, hot record, its crc): a cold row just read keeps its text hot beside its record."""
         return self._update_each("SET hot = ?, hot_crc = ?, tier = {kept}, used_at = ? WHERE id = ? AND version = ? "
-                                 "AND tier = {cold}", [(h, c, now, i, v) for i, v, h, c in copies], "keep hot copies")
+                                 "AND tier = {cold}", [(*self._sealed(ns, k, h, c), now, i, v)
+                                                       for i, ns, k, v, h, c in copies], "keep hot copies")
+
+    def _sealed(self, ns: str, key: str, record: bytes, record_crc: int) -> tuple[bytes, int]:
+        """A record as its row stores it, with its CRC (an encrypted store's: of the sealed bytes)."""
+        if not self.db.seal.is_sealed:
+            return record, record_crc
+        sealed = self.db.seal.seal(ns, RECORD, key, record)
+        return sealed, crc(sealed)
 
     def _update_each(self, clause: str, params: list[tuple], what: str) -> int:
         if not params:
