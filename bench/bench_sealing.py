@@ -1,12 +1,14 @@
 """Encrypted stores (issue 36) against plain ones, in one process on the same data: hot paths, compaction and cold
 reads, and shred.
 
-Usage: python bench/bench_sealing.py [--sections hot,cold,shred] [--quick] [--json FILE]
+Usage: python bench/bench_sealing.py [--sections hot,names,cold,shred] [--quick] [--json FILE]
 
 hot: LoCoMo dev turns, one memory each (namespace = its conversation), put one at a time into a plain store and
     an encrypted one (default settings, key depth 1; an embedder each), the two in turn and in alternating order; then a get of each
     turn from both, then a search (k = 5) per dev question over its conversation, the same way. p50 of each, and
     the encrypted store's p50 against the plain one's (goal: within 5%).
+names: the same with the encrypted store created with seal_names (its namespace labels and keys sealed too):
+    what sealing the names costs lookups.
 cold: the turns of the first 12 (--quick: 4) dev sessions compacted into packs in each store (twice each, in
     the order plain, encrypted, encrypted, plain; the mean of each pair), then cold
     gets: each read on a fresh copy of the compacted file, the engine's decoded-text cache off, plain and encrypted
@@ -37,10 +39,11 @@ def p50_ms(xs: list[float]) -> float:
     return statistics.median(xs) * 1000
 
 
-def open_store(path: Path, emb, key=None, engine=None):
+def open_store(path: Path, emb, key=None, engine=None, seal_names: bool = False):
     from engine.store import MemoryStore
 
-    return MemoryStore(path, engine=engine, embed=emb.embed, dims=DIMS, compaction=False, key=key)
+    return MemoryStore(path, engine=engine, embed=emb.embed, dims=DIMS, compaction=False, key=key,
+                       seal_names=seal_names)
 
 
 def timed_pair(fn_plain, fn_sealed, n: int) -> tuple[list[float], list[float]]:
@@ -55,7 +58,7 @@ def timed_pair(fn_plain, fn_sealed, n: int) -> tuple[list[float], list[float]]:
     return plain, sealed
 
 
-def hot(folder: Path, key: Path, emb, quick: bool) -> dict:
+def hot(folder: Path, key: Path, emb, quick: bool, seal_names: bool = False) -> dict:
     from engine.codecs.quality import Embedder
     from engine.store import Put
 
@@ -63,7 +66,9 @@ def hot(folder: Path, key: Path, emb, quick: bool) -> dict:
     turns = turns_of(sessions)
     # an embedder each: the embedder remembers recent texts, so a shared one would embed each text for one store only
     embs = [emb, Embedder()]
-    stores = [open_store(folder / "plain.db", embs[0]), open_store(folder / "sealed.db", embs[1], key)]
+    tag = "_names" if seal_names else ""
+    stores = [open_store(folder / f"plain{tag}.db", embs[0]),
+              open_store(folder / f"sealed{tag}.db", embs[1], key, seal_names=seal_names)]
     for e in embs:
         e.embed(["warm the embedder"])
     puts = [Put(("locomo", c), k, t) for c, k, t in turns]
@@ -81,7 +86,7 @@ def hot(folder: Path, key: Path, emb, quick: bool) -> dict:
     return {"turns": len(puts), "questions": len(qs), "same_hits": same,
             "put": (p50_ms(put_p), p50_ms(put_s)), "get": (p50_ms(get_p), p50_ms(get_s)),
             "search": (p50_ms(search_p), p50_ms(search_s)),
-            "file": (file_bytes(folder / "plain.db"), file_bytes(folder / "sealed.db"))}
+            "file": (file_bytes(folder / f"plain{tag}.db"), file_bytes(folder / f"sealed{tag}.db"))}
 
 
 def cold(folder: Path, key: Path, emb, quick: bool) -> dict:
@@ -148,7 +153,7 @@ def shred(folder: Path, key: Path, emb, n: int = 10_000) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sections", default="hot,cold,shred")
+    ap.add_argument("--sections", default="hot,names,cold,shred")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -161,17 +166,21 @@ def main() -> None:
         folder = Path(tmp)
         key = generate(folder / "store.key")
         sections = args.sections.split(",")
-        if "hot" in sections:
-            found["hot"] = f = hot(folder, key, emb, args.quick)
-            print_table(["hot p50", "plain ms", "encrypted ms", "encrypted / plain"],
+        for section, names in (("hot", False), ("names", True)):
+            if section not in sections:
+                continue
+            found[section] = f = hot(folder, key, emb, args.quick, names)
+            print_table([f"{section} p50", "plain ms", "encrypted ms", "encrypted / plain"],
                         [[op, f[op][0], f[op][1], f"{f[op][1] / f[op][0]:.3f}"] for op in ("put", "get", "search")])
             dataset = f"LoCoMo dev turns, one a memory ({f['turns']} turns; {f['questions']} dev questions)"
+            which = "encrypted store with sealed names" if names else "encrypted store"
             for op, what in (("put", "put of one turn (embedded)"), ("get", "get of a hot turn"),
                              ("search", "search k = 5 over a conversation's hot turns")):
-                record(f"encrypted store's {what}, p50 against a plain store's", 100 * f[op][1] / f[op][0], "%",
+                record(f"{which}'s {what}, p50 against a plain store's", 100 * f[op][1] / f[op][0], "%",
                        area="sealing", dataset=dataset,
-                       settings=f"default settings, key depth 1, AES-256-GCM; the two stores in one process, in "
-                                f"turn; plain {f[op][0]:.3f} ms, encrypted {f[op][1]:.3f} ms"
+                       settings=f"default settings, key depth 1, AES-256-GCM{', seal_names (AES-SIV)' if names else ''}"
+                                f"; the two stores in one process, in turn, an embedder each; plain {f[op][0]:.3f} "
+                                f"ms, encrypted {f[op][1]:.3f} ms"
                                 f"{'; the same hits' if op == 'search' and f['same_hits'] else ''}")
         if "cold" in sections:
             found["cold"] = f = cold(folder, key, emb, args.quick)

@@ -360,3 +360,32 @@ def test_a_store_of_format_4_as_its_first_release_wrote_it_reads(tmp_path, lossl
         assert [(m.value, m.meta) for m in store.get_many(pairs)] == [(d["value"], d["meta"]) for d in expected]
     with pytest.raises(StoreKeyError, match="is encrypted"):
         MemoryStore(path, compaction=False)
+
+
+def test_sealed_names_hide_labels_and_keys_and_lookups_still_work(conn, tmp_path, lossless_engine, embedder):
+    key = generate(tmp_path / "store.key")
+    with make_store(conn, key, lossless_engine, embedder, seal_names=True) as store:
+        fill(store)
+        assert [m.value for m in store.get_many([(p.namespace, p.key) for p in PUTS])] == [p.value for p in PUTS]
+        assert store.list_namespaces() == [("alice", "chat"), ("alice", "facts"), ("bob",)]
+        assert store.list_namespaces(prefix=("alice",)) == [("alice", "chat"), ("alice", "facts")]
+        assert sorted(store.list(("alice", "chat"))) == ["hot", "s0", "t1"]
+        hit = store.search(("alice",), "Lisbon", limit=1)[0]
+        assert (hit.namespace, hit.key) == (("alice", "facts"), "json")
+        assert [s.namespace for s in store.stats()] == [("alice", "chat"), ("alice", "facts"), ("bob",)]
+        assert store.delete(("bob",), "ttl") and store.get(("bob",), "ttl") is None
+        store.put(("bob",), "ttl", "put again under the same key")
+        assert store.get(("bob",), "ttl").value == "put again under the same key"
+        store.export(tmp_path / "dump.jsonl")
+        assert b"alice" not in (tmp_path / "dump.jsonl").read_bytes()
+        assert store.shred(("alice",)) == 4 and store.list_namespaces() == [("bob",)]
+    if not str(conn).startswith("postgresql"):
+        raw = files_bytes(Path(conn))
+        for name in (b"alice", b"bob", b"facts", b"s0", b"z1"):  # (ttl, hot: column names)
+            assert name not in raw, name
+    with make_store(conn, key, lossless_engine, embedder) as store:  # seal_names is the store's, kept
+        assert store.get(("bob",), "z1").value == PUTS[3].value
+    with MemoryStore(tmp_path / "copy.db", key=key, index=False, compaction=False) as store:
+        report = store.import_(tmp_path / "dump.jsonl")  # the shredded namespace's lines do not open
+        assert report.imported == 2 and len(report.errors) == 4
+        assert store.get(("bob",), "z1").value == PUTS[3].value

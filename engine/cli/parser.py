@@ -182,3 +182,5 @@ def add_key_flags(parser: argparse.ArgumentParser) -> None:
                                                          "a store created with one is encrypted")
     parser.add_argument("--key-depth", type=int, default=None, help="for a new encrypted store: how many leading "
                                                                     "namespace labels share a data key (default 1)")
+    parser.add_argument("--seal-names", action="store_true", help="for a new encrypted store: seal its namespace "
+                                                                  "labels and keys too")

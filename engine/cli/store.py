@@ -43,10 +43,11 @@ def key_options(args) -> dict:
     a command line."""
     path = args.key_file or os.environ.get(KEY_FILE_ENV) or None
     options = {"key": path} if path else {}
-    if args.key_depth is not None:
-        if not path:
-            raise UsageError("--key-depth is for an encrypted store: give --key-file too")
-        options["key_depth"] = args.key_depth
+    for flag, name in (("--key-depth", "key_depth"), ("--seal-names", "seal_names")):
+        if getattr(args, name):
+            if not path:
+                raise UsageError(f"{flag} is for an encrypted store: give --key-file too")
+            options[name] = getattr(args, name)
     return options
 
 

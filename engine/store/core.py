@@ -166,7 +166,7 @@ def _key_of(r: Row | Slot) -> str:
 
 def open_core(conn, *, engine=None, ratio: float | None = None, open_engine=None, policies: Policies,
               embed=None, dims: int | None = None, scheme: str = vectors.DEFAULT_SCHEME, index=True, key=None,
-              key_depth: int = DEFAULT_KEY_DEPTH) -> StoreCore:
+              key_depth: int = DEFAULT_KEY_DEPTH, seal_names: bool = False) -> StoreCore:
     """The core of the store at conn (a SQLite path or a postgresql:// DSN), its tables created or upgraded."""
     where = str(conn)
     if scheme not in vectors.SCHEMES:
@@ -174,7 +174,7 @@ def open_core(conn, *, engine=None, ratio: float | None = None, open_engine=None
     keys = open_key(key)  # a missing or unusable key file fails before the store is touched
     db = open_postgres(where) if is_dsn(where) else open_sqlite(where)
     try:
-        settings = _settings(db, where, scheme, dims, None if embed else EMBEDDER_DIMS, keys, key_depth)
+        settings = _settings(db, where, scheme, dims, None if embed else EMBEDDER_DIMS, keys, key_depth, seal_names)
     except BaseException:
         db.close()
         raise
@@ -185,7 +185,7 @@ def open_core(conn, *, engine=None, ratio: float | None = None, open_engine=None
 
 
 def _settings(db: SqlStore, where: str, scheme: str, dims: int | None, default_dims: int | None, keys,
-              key_depth: int) -> dict:
+              key_depth: int, seal_names: bool) -> dict:
     """The store's meta entries, written on first open (sealed when it is created with a key file); a newer format,
     other dims or a key that does not fit refused, with nothing written. db.seal set."""
     found = db.init()
@@ -198,7 +198,7 @@ def _settings(db: SqlStore, where: str, scheme: str, dims: int | None, default_d
         sealer_for(found, keys, where)  # before anything is written: a plain store given a key stays untouched
         first = {}
     else:
-        first = first_meta(keys, key_depth)
+        first = first_meta(keys, key_depth, seal_names)
     found = db.set_meta({**first, "vectors": scheme, "dims": str(dims or default_dims)})
     db.seal = sealer_for(found, keys, where)  # again: a concurrent creator's choice is the one kept
     if dims is not None and int(found["dims"]) != dims:

@@ -103,11 +103,12 @@ class Database:
             for stmt in statements:
                 cur.execute(stmt)
 
-    @staticmethod
-    def prefix_condition(prefix: str) -> tuple[str, tuple]:
-        """(WHERE condition, params) for the namespace prefix and every namespace under it."""
+    def prefix_condition(self, prefix: str) -> tuple[str, tuple]:
+        """(WHERE condition, params) for the namespace prefix and every namespace under it (as stored: a store with
+        sealed names stores each label as a token, joined as labels are, so a prefix is still a range)."""
         if not prefix:
             return "1 = 1", ()
+        prefix = self.seal.ns_in(prefix)
         # labels hold no control character, so every namespace under prefix sorts between prefix\x1f and prefix\x20
         return "(ns = ? OR (ns > ? AND ns < ?))", (prefix, prefix + "\x1f", prefix + "\x20")
 

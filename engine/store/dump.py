@@ -6,7 +6,8 @@ null), "expires_at" (or null)}. An import puts each valid line as a new hot memo
 batch) with its times as they were; a line that is not JSON, lacks a field or names an invalid namespace is
 reported by its number and reason, and every other line is imported. An encrypted store's dump is sealed line by
 line: {"v": 1, "sealed": "AES-256-GCM", "store", "key_depth", "namespace", "key", "data": the line above, sealed
-under its namespace's data key}; importing it needs the key file of the store it came from.
+under its namespace's data key} (a store with sealed names writes "names": "sealed" and its namespace and key as
+it stores them); importing it needs the key file of the store it came from.
 """
 from __future__ import annotations
 
@@ -67,8 +68,11 @@ def export_lines(core: StoreCore, prefix: tuple[str, ...], out, plain: bool = Fa
 
 def _sealed_line(seal, ns: str, key: str, text: str) -> str:
     sealed = seal.seal(ns, DUMP_LINE, key, text.encode("utf-8"))
-    line = {"v": DUMP_VERSION, "sealed": CIPHER, "store": seal.store_id, "key_depth": seal.depth,
-            "namespace": list(values.split(ns)), "key": key, "data": base64.b64encode(sealed).decode("ascii")}
+    # a store with sealed names writes them as it stores them (tokens): an import opens them with its key file
+    names = {"names": "sealed"} if seal.names is not None else {}
+    line = {"v": DUMP_VERSION, "sealed": CIPHER, "store": seal.store_id, "key_depth": seal.depth, **names,
+            "namespace": list(values.split(seal.ns_in(ns))), "key": seal.key_in(ns, key),
+            "data": base64.b64encode(sealed).decode("ascii")}
     return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -78,8 +82,10 @@ def _opened_line(core: StoreCore, d: dict) -> str:
         raise InvalidMemoryError("a sealed line: import it into a store opened with the key file of the store it "
                                  "was exported from")
     try:
-        seal = Sealer(core.db.seal.keys, str(d["store"]), int(d["key_depth"]), core.where)
-        ns, key = values.join(values.check_namespace(d["namespace"])), str(d["key"])
+        keys, store = core.db.seal.keys, str(d["store"])
+        seal = Sealer(keys, store, int(d["key_depth"]), core.where, keys.names_key(store) if "names" in d else None)
+        ns = seal.ns_out(values.join(values.check_namespace(d["namespace"])))
+        key = seal.key_out(ns, str(d["key"]))
         return seal.open(ns, DUMP_LINE, key, base64.b64decode(str(d["data"]), validate=True)).decode("utf-8")
     except (KeyError, TypeError, ValueError) as exc:  # SealError is a ValueError
         raise InvalidMemoryError(f"a sealed line that does not open ({exc})") from None

@@ -7,7 +7,8 @@ file renamed over the old one under a lock: a process killed at any moment leave
 The master key is in the file, or in the system keyring (the file then names its entry).
 
     {"semzip_key_file": 1, "cipher": "AES-256-GCM", "master": {"key": B64} | {"keyring": NAME}, "check": B64,
-     "stores": {STORE_ID: {"keys": {PREFIX: {"id": HEX8, "wrapped": B64}}, "shredded": {HEX8: {...}}}}}
+     "stores": {STORE_ID: {"keys": {PREFIX: {"id": HEX8, "wrapped": B64}}, "shredded": {HEX8: {...}},
+                           "names": {"wrapped": B64} (a store whose names are sealed)}}}
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ CIPHER = "AES-256-GCM"
 NONCE_BYTES = 12
 KEYRING_SERVICE = "semzip"
 CHECK_TEXT = b"semzip master key"
+NAMES_KEY_BYTES = 64  # AES-256-SIV, for a store whose names are sealed
 
 
 def _b64(b: bytes) -> str:
@@ -133,9 +135,23 @@ class KeyFile:
         return DataKey(bytes.fromhex(entry["id"]), key)
 
     # -- changing (each one new file renamed over the old, under the lock)
-    def add_store(self, store_id: str) -> None:
+    def add_store(self, store_id: str, names: bool = False) -> None:
+        """A store's entry; names: with a names key (a store whose names are sealed)."""
         with self._changing() as doc:
-            doc["stores"].setdefault(store_id, {"keys": {}, "shredded": {}})
+            entry = doc["stores"].setdefault(store_id, {"keys": {}, "shredded": {}})
+            if names and "names" not in entry:
+                entry["names"] = {"wrapped": _wrap(self._master, secrets.token_bytes(NAMES_KEY_BYTES),
+                                                   _key_ad(store_id, "", "names"))}
+
+    def names_key(self, store_id: str) -> bytes | None:
+        entry = self._doc["stores"].get(store_id, {}).get("names")
+        if entry is None:
+            return None
+        try:
+            return _unwrap(self._master, entry["wrapped"], _key_ad(store_id, "", "names"))
+        except Exception:
+            raise StoreKeyError(f"{self.path}: the names key of store {store_id} does not open under the master key "
+                                f"(the file was edited or damaged): restore the key file from its backup") from None
 
     def add_data_key(self, store_id: str, prefix: str) -> DataKey:
         """The prefix's data key, made now unless another process made it first."""
@@ -168,6 +184,9 @@ class KeyFile:
                 for prefix, k in entry["keys"].items():
                     plain = _unwrap(self._master, k["wrapped"], _key_ad(store_id, prefix, k["id"]))
                     k["wrapped"] = _wrap(master, plain, _key_ad(store_id, prefix, k["id"]))
+                if "names" in entry:
+                    plain = _unwrap(self._master, entry["names"]["wrapped"], _key_ad(store_id, "", "names"))
+                    entry["names"]["wrapped"] = _wrap(master, plain, _key_ad(store_id, "", "names"))
             old_entry = doc["master"].get("keyring")
             doc["master"] = _keep_master(master, in_keyring)  # a new keyring entry: the old one stays until the file moves
             doc["check"] = _wrap(master, CHECK_TEXT, b"check")

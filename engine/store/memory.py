@@ -37,18 +37,20 @@ class MemoryStore:
     and `semzip store compact` do). pack_tokens: the pack size B, the most tokens a read of a packed memory
     decodes (memories of the default lossless policy with no TTL are packed; others are coded alone).
     key: a key file's path (semzip store keygen) or a KeyFile: a new store is created encrypted, an encrypted one
-    needs it; key_depth: how many leading labels of a namespace share one data key (what shred destroys)."""
+    needs it; key_depth: how many leading labels of a namespace share one data key (what shred destroys);
+    seal_names: a new encrypted store's namespace labels and keys are sealed too (tokens; lookups stay lookups)."""
 
     def __init__(self, conn: str | Path, *, engine=None, mode: str = "lossless", ratio: float | None = None,
                  policies: dict | None = None, embed=None, dims: int | None = None,
                  scheme: str = vectors.DEFAULT_SCHEME, index=True, open_engine=None,
                  cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, compaction: bool = True,
-                 pack_tokens: int = PACK_TOKENS, key=None, key_depth: int = DEFAULT_KEY_DEPTH):
+                 pack_tokens: int = PACK_TOKENS, key=None, key_depth: int = DEFAULT_KEY_DEPTH,
+                 seal_names: bool = False):
         by_prefix = {values.check_namespace(ns): p if isinstance(p, Policy) else Policy(*p)
                      for ns, p in (policies or {}).items()}
         self.core = open_core(conn, engine=engine, ratio=ratio, open_engine=open_engine,
                               policies=Policies(Policy(mode, ratio), by_prefix), embed=embed, dims=dims,
-                              scheme=scheme, index=index, key=key, key_depth=key_depth)
+                              scheme=scheme, index=index, key=key, key_depth=key_depth, seal_names=seal_names)
         self.where, self.scheme, self.dims = self.core.where, self.core.scheme, self.core.dims
         self.compactor = Compactor(self.core, cold_after, hot_bytes, pack_tokens=pack_tokens)
         self.host = HostCalls()

@@ -101,8 +101,8 @@ class PackDirectory:
     def live_slots_in(self, cur, q, ns: str, keys: set[str]) -> list[tuple[int, int]]:
         """Inside a write transaction (cur): (pack id, slot) of every live packed copy of these keys in the namespace
         (q: the database's placeholder rewriter)."""
-        cur.execute(q("SELECT id, ns, idx_crc FROM semzip_packs WHERE ns = ?"), (ns,))
-        found = cur.fetchall()
+        cur.execute(q("SELECT id, ns, idx_crc FROM semzip_packs WHERE ns = ?"), (self.table.db.seal.ns_in(ns),))
+        found = [(i, ns, c) for i, _, c in cur.fetchall()]
         if not found:
             return []
 

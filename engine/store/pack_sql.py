@@ -54,13 +54,16 @@ class PackTable:
     def in_namespaces(self, prefix: str, exact: bool = False) -> list[tuple[int, str, int]]:
         """(id, ns, idx_crc) of the packs of a namespace (exact) or under a prefix, oldest first."""
         if exact:
-            return self.db.read("SELECT id, ns, idx_crc FROM semzip_packs WHERE ns = ? ORDER BY id", (prefix,))
-        cond, params = self.db.prefix_condition(prefix)
-        return self.db.read(f"SELECT id, ns, idx_crc FROM semzip_packs WHERE {cond} ORDER BY id", params)
+            found = self.db.read("SELECT id, ns, idx_crc FROM semzip_packs WHERE ns = ? ORDER BY id",
+                                 (self.db.seal.ns_in(prefix),))
+        else:
+            cond, params = self.db.prefix_condition(prefix)
+            found = self.db.read(f"SELECT id, ns, idx_crc FROM semzip_packs WHERE {cond} ORDER BY id", params)
+        return self._names_out(found)
 
     def in_namespaces_of(self, ids: list[int]) -> list[tuple[int, str, int]]:
         """(id, ns, idx_crc) of these packs (those still there)."""
-        return self._in("SELECT id, ns, idx_crc FROM semzip_packs WHERE id IN", ids)
+        return self._names_out(self._in("SELECT id, ns, idx_crc FROM semzip_packs WHERE id IN", ids))
 
     def indexes(self, ids: list[int]) -> list[tuple[int, int, bytes]]:
         """(id, idx_crc, idx) of these packs (an encrypted store's index still sealed: open_index opens it)."""
@@ -81,7 +84,8 @@ class PackTable:
         """Pack id -> (its streams' bytes, or the SealError of an encrypted store's that do not open; its kept
         copy or None: one that does not open is as none)."""
         out = {}
-        for i, ns, c, b, h in self._in("SELECT id, ns, idx_crc, body, hot FROM semzip_packs WHERE id IN", ids):
+        for i, ns, c, b, h in self._names_out(self._in("SELECT id, ns, idx_crc, body, hot FROM semzip_packs WHERE "
+                                                       "id IN", ids)):
             try:
                 body: bytes | SealError = self.db.seal.open(ns, PACK_BODY, str(c), bytes(b))
             except SealError as exc:
@@ -97,8 +101,8 @@ class PackTable:
         """Pack id -> its windows' vectors end to end (a pack whose sealed vectors do not open is absent: its
         windows are searched as unembedded)."""
         out = {}
-        for i, ns, c, v in self._in("SELECT id, ns, idx_crc, vecs FROM semzip_packs WHERE vecs IS NOT NULL AND id IN",
-                                    ids):
+        for i, ns, c, v in self._names_out(self._in("SELECT id, ns, idx_crc, vecs FROM semzip_packs WHERE vecs IS NOT "
+                                                    "NULL AND id IN", ids)):
             try:
                 out[i] = self.db.seal.open(ns, PACK_VECS, str(c), bytes(v))
             except SealError as exc:
@@ -110,14 +114,14 @@ class PackTable:
         and no other compactor holds it."""
         return self.db.read("SELECT id, num_tokens, tail_tokens FROM semzip_packs WHERE ns = ? AND tail_tokens < ? "
                             "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY id DESC LIMIT 1",
-                            (ns, below_tokens, now))
+                            (self.db.seal.ns_in(ns), below_tokens, now))
 
     def with_dead(self, prefix: str) -> list[tuple[int, str, int, int]]:
         """(id, ns, memories, deleted slots) of the packs under a prefix that hold a deleted memory."""
         cond, params = self.db.prefix_condition(prefix)
-        return self.db.read(f"SELECT p.id, p.ns, p.num_memories, COUNT(*) FROM semzip_packs p JOIN semzip_pack_dead d "
-                            f"ON d.pack_id = p.id WHERE {cond.replace('ns', 'p.ns')} GROUP BY p.id, p.ns, "
-                            f"p.num_memories ORDER BY p.id", params)
+        return self._names_out(self.db.read(
+            f"SELECT p.id, p.ns, p.num_memories, COUNT(*) FROM semzip_packs p JOIN semzip_pack_dead d ON d.pack_id = "
+            f"p.id WHERE {cond.replace('ns', 'p.ns')} GROUP BY p.id, p.ns, p.num_memories ORDER BY p.id", params))
 
     def kept(self, prefix: str) -> list[tuple[int, float, int]]:
         """(id, last read, kept bytes) of the packs under a prefix with a kept copy, least recently read first."""
@@ -127,9 +131,10 @@ class PackTable:
 
     def stats(self) -> list[tuple]:
         """(ns, packs, live memories, text bytes, index + body bytes, kept copy bytes, vector bytes) per namespace."""
-        return self.db.read("SELECT ns, COUNT(*), SUM(num_memories - (SELECT COUNT(*) FROM semzip_pack_dead WHERE "
-                            "pack_id = id)), SUM(text_bytes), SUM(LENGTH(idx) + LENGTH(body)), SUM(COALESCE(LENGTH(hot), "
-                            "0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_packs GROUP BY ns ORDER BY ns")
+        found = self.db.read("SELECT ns, COUNT(*), SUM(num_memories - (SELECT COUNT(*) FROM semzip_pack_dead WHERE "
+                             "pack_id = id)), SUM(text_bytes), SUM(LENGTH(idx) + LENGTH(body)), SUM(COALESCE(LENGTH("
+                             "hot), 0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_packs GROUP BY ns ORDER BY ns")
+        return sorted((self.db.seal.ns_out(ns), *rest) for ns, *rest in found) if self.db.seal.is_sealed else found
 
     def row_bytes(self, pack_id: int) -> int:
         """A pack's index, streams and vectors, in bytes."""
@@ -148,7 +153,7 @@ class PackTable:
         bound = str(idx_crc)
         cur.execute(self.db.q("INSERT INTO semzip_packs (ns, idx, idx_crc, body, vecs, num_memories, num_tokens, "
                               "tail_tokens, text_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
-                    (p.ns, idx, idx_crc, seal.seal(p.ns, PACK_BODY, bound, p.body),
+                    (seal.ns_in(p.ns), idx, idx_crc, seal.seal(p.ns, PACK_BODY, bound, p.body),
                      p.vecs and seal.seal(p.ns, PACK_VECS, bound, p.vecs), p.num_memories, p.num_tokens,
                      p.tail_tokens, p.text_bytes, now))
         return cur.fetchone()[0]
@@ -196,7 +201,7 @@ class PackTable:
                         found = cur.fetchall()
                         if not found:
                             continue  # rebuilt meanwhile
-                        blob = self.db.seal.seal(found[0][0], PACK_KEPT, str(found[0][1]), blob)
+                        blob = self.db.seal.seal(self.db.seal.ns_out(found[0][0]), PACK_KEPT, str(found[0][1]), blob)
                     cur.execute(self.db.q("UPDATE semzip_packs SET hot = ?, used_at = ? WHERE id = ?"), (blob, now, i))
 
     def evict(self, ids: list[int]) -> int:
@@ -206,6 +211,12 @@ class PackTable:
             for i in ids:
                 cur.execute(self.db.q("UPDATE semzip_packs SET hot = NULL, used_at = NULL WHERE id = ?"), (i,))
         return len(ids)
+
+    def _names_out(self, found: list[tuple]) -> list[tuple]:
+        """Rows whose second column is a namespace as stored, with it as the store's code uses it."""
+        if not self.db.seal.is_sealed:
+            return found
+        return [(t[0], self.db.seal.ns_out(t[1]), *t[2:]) for t in found]
 
     def _in(self, sql: str, ids: list[int]) -> list[tuple]:
         out = []

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from engine.store import values
 from engine.store.key_file import DataKey, KeyFile
+from engine.store.sealed_names import NameNotOpen, SealedNames
 
 SEAL_VERSION = 1
 NONCE_BYTES = 12
@@ -59,6 +60,20 @@ class Plain:
     def open_text(self, ns: str, what: bytes, ident: str, text: str | None) -> str | None:
         return text
 
+    # Names as stored: a namespace (labels joined, as values.join makes them) and a key in a namespace. Only a store
+    # created with seal_names stores them otherwise (sealed_names.py).
+    def ns_in(self, ns: str) -> str:
+        return ns
+
+    def ns_out(self, stored: str) -> str:
+        return stored
+
+    def key_in(self, ns: str, key: str, create: bool = False) -> str:
+        return key
+
+    def key_out(self, ns: str, stored: str) -> str:
+        return stored
+
 
 class Sealer(Plain):
     """Seals and opens a store's values with the data keys of its namespaces (key depth: how many leading labels
@@ -66,7 +81,7 @@ class Sealer(Plain):
 
     is_sealed = True
 
-    def __init__(self, keys: KeyFile, store_id: str, depth: int, where: str):
+    def __init__(self, keys: KeyFile, store_id: str, depth: int, where: str, names_key: bytes | None = None):
         self.keys, self.store_id, self.depth, self.where = keys, store_id, depth, where
         self._store = store_id.encode("ascii")
         self._writing: dict[str, DataKey] = {}
@@ -76,6 +91,29 @@ class Sealer(Plain):
         self._opened: dict[tuple, bytes | str] = {}  # dict operations are atomic under the GIL: no lock
         self._lock = threading.Lock()
         self._file_seen = self.keys.state()
+        self.names = SealedNames(names_key, self._store, self._current_key) if names_key else None
+
+    def ns_in(self, ns: str) -> str:
+        return ns if self.names is None else self.names.ns_in(ns)
+
+    def ns_out(self, stored: str) -> str:
+        if self.names is None:
+            return stored
+        try:
+            return self.names.ns_out(stored)
+        except NameNotOpen as exc:
+            raise SealError(str(exc)) from None
+
+    def key_in(self, ns: str, key: str, create: bool = False) -> str:
+        return key if self.names is None else self.names.key_in(ns, key, create)
+
+    def key_out(self, ns: str, stored: str) -> str:
+        if self.names is None:
+            return stored
+        try:
+            return self.names.key_out(ns, stored)
+        except NameNotOpen as exc:
+            raise SealError(str(exc)) from None
 
     def prefix_of(self, ns: str) -> str:
         """The namespace prefix (as stored) whose data key seals ns."""
@@ -140,12 +178,18 @@ class Sealer(Plain):
             self._reading = {k: v for k, v in self._reading.items() if k[0] not in prefixes}
             self._readers.clear()
             self._ciphers.clear()
+            if self.names is not None:
+                self.names.forget()
             self._opened.clear()
 
     def _ad(self, header: bytes, what: bytes, ns: str, ident: str) -> bytes:
         return b"\0".join((b"semzip", header, self._store, what, ns.encode("utf-8"), ident.encode("utf-8")))
 
     def _write_key(self, ns: str) -> DataKey:
+        return self._current_key(ns, create=True)
+
+    def _current_key(self, ns: str, create: bool) -> DataKey | None:
+        """The data key that seals ns now (create: made if it has none)."""
         prefix = self.prefix_of(ns)
         state = self.keys.state()
         with self._lock:
@@ -154,10 +198,13 @@ class Sealer(Plain):
                 self._file_seen = state
             key = self._writing.get(prefix)
         if key is None:
-            key = self.keys.data_key(self.store_id, prefix) or self.keys.add_data_key(self.store_id, prefix)
-            with self._lock:
-                self._writing[prefix] = key
-                self._file_seen = self.keys.state()
+            key = self.keys.data_key(self.store_id, prefix)
+            if key is None and create:
+                key = self.keys.add_data_key(self.store_id, prefix)
+            if key is not None:
+                with self._lock:
+                    self._writing[prefix] = key
+                    self._file_seen = self.keys.state()
         return key
 
     def _read_key(self, ns: str, key_id: bytes) -> DataKey:

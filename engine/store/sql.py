@@ -155,13 +155,14 @@ class SqlStore(Database):
                     seal = self.seal
                     vecs = b"".join(v for _, v in w.vectors) or None
                     body = seal.seal(w.ns, RECORD, w.key, w.body)
-                    cur.execute(upsert, (w.ns, w.key, w.kind, body, crc(body), seal.seal_text(w.ns, FIELDS, w.key,
+                    cur.execute(upsert, (seal.ns_in(w.ns), seal.key_in(w.ns, w.key, create=True), w.kind, body,
+                                         crc(body), seal.seal_text(w.ns, FIELDS, w.key,
                                          w.fields), w.text_bytes, w.created_at, w.updated_at, w.expires_at, w.ttl,
                                          vecs and seal.seal(w.ns, VECS, w.key, vecs), w.tier, w.updated_at, w.policy))
                     w.id, w.version = cur.fetchone()
                     gone.append([])
                 elif isinstance(w, KeyDelete):
-                    cur.execute(delete_key, (w.ns, w.key))
+                    cur.execute(delete_key, (self.seal.ns_in(w.ns), self.seal.key_in(w.ns, w.key)))
                     gone.append(self._opened_records(cur.fetchall()) + [None] * hide_packed(cur, w.ns, w.key))
                 else:
                     cond, params = self.prefix_condition(w.prefix)
@@ -182,6 +183,8 @@ class SqlStore(Database):
         out = []
         for ns, key, *records in found:
             try:
+                ns = self.seal.ns_out(ns)
+                key = self.seal.key_out(ns, key)
                 out.append(tuple(r if r is None else self.seal.open(ns, RECORD, key, bytes(r)) for r in records))
             except SealError:
                 out.append((None, None))  # nothing decoded it, so no cache holds it
@@ -206,7 +209,8 @@ class SqlStore(Database):
         """The live rows of these keys in one namespace (vectors not read)."""
         marks = ", ".join("?" * len(keys))
         sql = f"SELECT {ROW_COLUMNS} FROM semzip_memories WHERE ns = ? AND key IN ({marks}) AND {LIVE}"
-        return [to_row(t, self.seal) for t in self.read(sql, (ns, *keys, now))] if keys else []
+        stored = [self.seal.key_in(ns, k) for k in keys]
+        return [to_row(t, self.seal) for t in self.read(sql, (self.seal.ns_in(ns), *stored, now))] if keys else []
 
     def by_ids(self, ids: list[int]) -> list[Row]:
         marks = ", ".join("?" * len(ids))
@@ -220,7 +224,15 @@ class SqlStore(Database):
                           f"{LIVE} ORDER BY updated_at DESC, id DESC", (*params, now))
         if not self.seal.is_sealed:
             return found
-        return [(i, ns, key, _opened_fields(self.seal, ns, key, f), c, u) for i, ns, key, f, c, u in found]
+        out = []
+        for i, ns, key, f, c, u in found:
+            try:
+                ns = self.seal.ns_out(ns)
+                key = self.seal.key_out(ns, key)
+            except SealError as exc:  # listed under its stored names; a read of it names the damage
+                log.error("%s: the names of memory %d do not open (%s)", self.where, i, exc)
+            out.append((i, ns, key, _opened_fields(self.seal, ns, key, f), c, u))
+        return out
 
     def vectors(self, prefix: str, now: float) -> list[tuple[int, bytes]]:
         """(memory id, its packed vectors end to end) of every live embedded memory under a namespace prefix."""
@@ -230,6 +242,8 @@ class SqlStore(Database):
         out = []
         for i, ns, key, v in found:
             try:
+                ns = self.seal.ns_out(ns)
+                key = self.seal.key_out(ns, key)
                 out.append((i, self.seal.open(ns, VECS, key, bytes(v))))
             except SealError as exc:  # searched as a memory with no embedding; a read of it names the damage
                 log.error("%s: the embedding of memory %r in namespace %r does not open (%s)", self.where, key,
@@ -237,8 +251,8 @@ class SqlStore(Database):
         return out
 
     def namespaces(self, now: float) -> list[str]:
-        return [ns for (ns,) in self.read(f"SELECT DISTINCT ns FROM semzip_memories WHERE {LIVE}",
-                                           (now,))]
+        return [self.seal.ns_out(ns) for (ns,) in self.read(f"SELECT DISTINCT ns FROM semzip_memories WHERE {LIVE}",
+                                                             (now,))]
 
     def refresh(self, ids: list[int], now: float) -> None:
         """Move the expiry of these rows (those with a TTL) to now + their TTL."""
@@ -257,8 +271,9 @@ class SqlStore(Database):
 
     def stats(self) -> list[tuple]:
         """(ns, tier, memories, text bytes in, body bytes, kept hot copy bytes, vector bytes) per namespace and tier."""
-        return self.read("SELECT ns, tier, COUNT(*), SUM(text_bytes), SUM(LENGTH(body)), SUM(COALESCE(LENGTH(hot), "
+        found = self.read("SELECT ns, tier, COUNT(*), SUM(text_bytes), SUM(LENGTH(body)), SUM(COALESCE(LENGTH(hot), "
                           "0)), SUM(COALESCE(LENGTH(vecs), 0)) FROM semzip_memories GROUP BY ns, tier ORDER BY ns, tier")
+        return sorted((self.seal.ns_out(ns), *rest) for ns, *rest in found) if self.seal.is_sealed else found
 
 
 def to_row(t: tuple, seal) -> Row:
@@ -276,6 +291,8 @@ def _open_row(row: Row, seal) -> None:
     """An encrypted store's row with its record, kept copy and fields opened; what does not open is its damage
     (a kept copy that does not open is dropped: the record is still there)."""
     try:
+        row.ns = seal.ns_out(row.ns)
+        row.key = seal.key_out(row.ns, row.key)
         row.body = seal.open(row.ns, RECORD, row.key, row.body)
         row.crc = crc(row.body)
         row.fields = seal.open_text(row.ns, FIELDS, row.key, row.fields)

@@ -28,16 +28,20 @@ def open_key(key) -> KeyFile | None:
                              f"{type(key).__name__}")
 
 
-def first_meta(keys: KeyFile | None, depth: int) -> dict[str, str]:
-    """The meta entries a new store starts with: sealed ones when it is created with a key file."""
+def first_meta(keys: KeyFile | None, depth: int, seal_names: bool = False) -> dict[str, str]:
+    """The meta entries a new store starts with: sealed ones when it is created with a key file (seal_names: its
+    namespace labels and keys sealed too)."""
     if keys is None:
+        if seal_names:
+            raise StoreKeyError("seal_names seals a store's names under its key: give a key file too")
         return {"format": str(PLAIN_FORMAT)}
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
         raise InvalidMemoryError(f"key_depth: the number of namespace labels a data key covers, 1 or more, got "
                                  f"{depth!r}")
     store_id = uuid.uuid4().hex
-    keys.add_store(store_id)  # first: a crash before the store records it leaves only an unused entry
-    return {"format": str(SEALED_FORMAT), "sealed": CIPHER, "store_id": store_id, "key_depth": str(depth)}
+    keys.add_store(store_id, names=seal_names)  # first: a crash before the store records it leaves an unused entry
+    return {"format": str(SEALED_FORMAT), "sealed": CIPHER, "store_id": store_id, "key_depth": str(depth),
+            **({"seal_names": "1"} if seal_names else {})}
 
 
 def sealer_for(meta: dict[str, str], keys: KeyFile | None, where: str) -> Plain:
@@ -56,7 +60,13 @@ def sealer_for(meta: dict[str, str], keys: KeyFile | None, where: str) -> Plain:
     if not keys.knows_store(meta["store_id"]):
         raise StoreKeyError(f"{where}: key file {keys.path} holds no keys of this store ({meta['store_id']}): the "
                             f"wrong key file; give the one the store was created with")
-    return Sealer(keys, meta["store_id"], int(meta["key_depth"]), where)
+    names_key = None
+    if meta.get("seal_names") == "1":
+        names_key = keys.names_key(meta["store_id"])
+        if names_key is None:
+            raise StoreKeyError(f"{where} seals its names, and key file {keys.path} holds no names key of it: the "
+                                f"wrong key file")
+    return Sealer(keys, meta["store_id"], int(meta["key_depth"]), where, names_key)
 
 
 def shred_keys(seal: Plain, namespace: tuple[str, ...], where: str) -> list[str]:

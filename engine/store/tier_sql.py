@@ -53,8 +53,9 @@ class Tiers:
         """(id, ns) of the cold rows with no TTL: in a store of format 3 these are rows older formats coded alone,
         which compaction packs when their namespace's policy is the default one."""
         cond, params = self.db.prefix_condition(prefix)
-        return self.db.read(f"SELECT id, ns FROM semzip_memories WHERE tier <> {HOT} AND ttl IS NULL AND {cond} "
-                            f"ORDER BY id", params)
+        found = self.db.read(f"SELECT id, ns FROM semzip_memories WHERE tier <> {HOT} AND ttl IS NULL AND {cond} "
+                             f"ORDER BY id", params)
+        return [(i, self.db.seal.ns_out(ns)) for i, ns in found]
 
     def evict_copies(self, ids: list[int]) -> int:
         """Drop the kept hot copies of these rows (their cold record stays: nothing is coded); how many."""
