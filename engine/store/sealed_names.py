@@ -44,6 +44,7 @@ class SealedNames:
         self._siv: dict[bytes, AESSIV] = {}  # data key id -> its names cipher
         self._in: dict[tuple, str] = {}
         self._out: dict[tuple, str] = {}
+        self.known_keys = self._out  # (namespace, stored key) -> key: read without a call where rows are many
         self._lock = threading.Lock()
 
     def ns_in(self, ns: str) -> str:
@@ -110,6 +111,6 @@ class SealedNames:
         with self._lock:
             if len(self._in) >= CACHED:
                 self._in.clear()
-                self._out.clear()
+                self._out.clear()  # in place: known_keys is the same dict
             self._in[in_key] = token
             self._out[out_key] = name

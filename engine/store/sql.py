@@ -224,15 +224,8 @@ class SqlStore(Database):
                           f"{LIVE} ORDER BY updated_at DESC, id DESC", (*params, now))
         if not self.seal.is_sealed:
             return found
-        out = []
-        for i, ns, key, f, c, u in found:
-            try:
-                ns = self.seal.ns_out(ns)
-                key = self.seal.key_out(ns, key)
-            except SealError as exc:  # listed under its stored names; a read of it names the damage
-                log.error("%s: the names of memory %d do not open (%s)", self.where, i, exc)
-            out.append((i, ns, key, _opened_fields(self.seal, ns, key, f), c, u))
-        return out
+        return [(i, ns, key, _opened_fields(self.seal, ns, key, f), c, u)
+                for i, ns, key, f, c, u in self._names_out(found)]
 
     def vectors(self, prefix: str, now: float) -> list[tuple[int, bytes]]:
         """(memory id, its packed vectors end to end) of every live embedded memory under a namespace prefix."""
@@ -240,15 +233,26 @@ class SqlStore(Database):
         found = self.read(f"SELECT id, ns, key, vecs FROM semzip_memories WHERE {cond} AND vecs IS NOT NULL AND {LIVE}",
                           (*params, now))
         out = []
-        for i, ns, key, v in found:
+        for i, ns, key, v in self._names_out(found):
             try:
-                ns = self.seal.ns_out(ns)
-                key = self.seal.key_out(ns, key)
                 out.append((i, self.seal.open(ns, VECS, key, bytes(v))))
             except SealError as exc:  # searched as a memory with no embedding; a read of it names the damage
                 log.error("%s: the embedding of memory %r in namespace %r does not open (%s)", self.where, key,
                           "/".join(split(ns)), exc)
         return out
+
+    def _names_out(self, found: list[tuple]) -> list[tuple]:
+        """Rows of (id, ns, key, ...) with their names in plain; a row whose names do not open is dropped, named."""
+        try:
+            return self.seal.names_out(found)
+        except SealError:
+            out = []
+            for t in found:  # again one by one, to keep the others
+                try:
+                    out += self.seal.names_out([t])
+                except SealError as exc:
+                    log.error("%s: the names of memory %d do not open (%s)", self.where, t[0], exc)
+            return out
 
     def namespaces(self, now: float) -> list[str]:
         return [self.seal.ns_out(ns) for (ns,) in self.read(f"SELECT DISTINCT ns FROM semzip_memories WHERE {LIVE}",
