@@ -182,6 +182,9 @@ def main() -> None:
                                 f"; the two stores in one process, in turn, an embedder each; plain {f[op][0]:.3f} "
                                 f"ms, encrypted {f[op][1]:.3f} ms"
                                 f"{'; the same hits' if op == 'search' and f['same_hits'] else ''}")
+            record(f"{which}'s file, hot turns, against a plain store's", 100 * f["file"][1] / f["file"][0], "%",
+                   area="sealing", dataset=f"LoCoMo dev turns, one a memory ({f['turns']} turns), hot, after a "
+                                           f"checkpoint", settings=f"{f['file'][0]:,} against {f['file'][1]:,} bytes")
         if "cold" in sections:
             found["cold"] = f = cold(folder, key, emb, args.quick)
             print_table(["cold", "plain", "encrypted"],
