@@ -91,7 +91,7 @@ class Sealer(Plain):
         self._store = store_id.encode("ascii")
         self._writing: dict[str, DataKey] = {}
         self._reading: dict[tuple[str, bytes], DataKey] = {}
-        self._readers: dict[tuple[str, bytes], AESGCM] = {}  # (namespace as stored, sealed header) -> its cipher
+        self._readers: dict[tuple[str, bytes], AESGCM] = {}  # (namespace, sealed header) -> its cipher
         self._ciphers: dict[bytes, AESGCM] = {}
         self._opened: dict[tuple, bytes | str] = {}  # dict operations are atomic under the GIL: no lock
         self._lock = threading.Lock()

@@ -15,6 +15,7 @@ from engine.store.errors import StoreError
 from engine.store.pack_sql import pack_schema
 from engine.store.rows import COLD, Row, crc
 from engine.store.values import split
+from engine.store.sealed_rows import open_row, opened_fields
 from engine.store.sealing import FIELDS, RECORD, VECS, SealError
 
 # Of the tables below: a store written by a newer version is refused, an older one upgraded. Format 4 is a store
@@ -224,7 +225,7 @@ class SqlStore(Database):
                           f"{LIVE} ORDER BY updated_at DESC, id DESC", (*params, now))
         if not self.seal.is_sealed:
             return found
-        return [(i, ns, key, _opened_fields(self.seal, ns, key, f), c, u)
+        return [(i, ns, key, opened_fields(self.seal, ns, key, f), c, u)
                 for i, ns, key, f, c, u in self._names_out(found)]
 
     def vectors(self, prefix: str, now: float) -> list[tuple[int, bytes]]:
@@ -287,32 +288,5 @@ def to_row(t: tuple, seal) -> Row:
               hot=bytes(t[13]) if t[13] is not None else None, hot_crc=t[14], version=t[15],
               used_at=t[16] if t[16] is not None else t[9], policy=t[17])
     if seal.is_sealed:
-        _open_row(row, seal)
+        open_row(row, seal)
     return row
-
-
-def _open_row(row: Row, seal) -> None:
-    """An encrypted store's row with its record, kept copy and fields opened; what does not open is its damage
-    (a kept copy that does not open is dropped: the record is still there)."""
-    try:
-        row.ns = seal.ns_out(row.ns)
-        row.key = seal.key_out(row.ns, row.key)
-        row.body = seal.open(row.ns, RECORD, row.key, row.body)
-        row.crc = crc(row.body)
-        row.fields = seal.open_text(row.ns, FIELDS, row.key, row.fields)
-    except SealError as exc:
-        row.body, row.crc, row.damage = b"", -1, str(exc)
-        return
-    if row.hot is not None:
-        try:
-            row.hot = seal.open(row.ns, RECORD, row.key, row.hot)
-            row.hot_crc = crc(row.hot)
-        except SealError:
-            row.hot = row.hot_crc = None
-
-
-def _opened_fields(seal, ns: str, key: str, fields: str | None) -> str | None:
-    try:
-        return seal.open_text(ns, FIELDS, key, fields)
-    except SealError:
-        return None  # filters see no fields; a read of the memory names the damage
