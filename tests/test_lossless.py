@@ -189,3 +189,23 @@ def test_concurrent_reads_decode_together_and_each_gets_its_own_text(engine, cod
     got, errors = call_from_threads(lambda i: engine.decode([records[i]])[0], picks)
     assert not errors and got == {i: texts[i] for i in picks}
     assert engine._decode_batcher.num_batches - before < len(picks)  # the waiting readers shared a batch
+
+
+def test_a_batch_abandoned_midway_leaves_the_next_one_working(engine):
+    class Abandon(Exception):
+        pass
+
+    steps = []
+
+    def pace():
+        steps.append(1)
+        if len(steps) > 2:  # a few model steps in: its lanes hold KV cells when the batch is given up
+            raise Abandon()
+
+    texts = memories(3)
+    coded = engine.compress_parts([[t] for t in texts])
+    with pytest.raises(Abandon):
+        engine.compress_parts([["\n".join(memories(8)[k:])] for k in range(3)], pace=pace)
+    # the next batch uses those slots, some as padding streams (a lane alone is padded with a second stream)
+    for rec, counts in coded:
+        assert engine.decode_prefixes([rec], [sum(counts)])[0] == texts[coded.index((rec, counts))].encode()

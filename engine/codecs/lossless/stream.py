@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,10 +111,30 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], coding, with_bits
     bits: list[list[float]] = [[] for _ in streams]
     waiting = deque(range(len(streams)))
     lanes: dict[int, _Lane] = {}
-    stats = primed.stats
     # A few lanes fill a ubatch (up to 63 rows each) as well as many do: memories are coded a few at a time,
     # so each one is finished (and reported) early instead of all of them at the end.
     limit = primed.regime.rows_per_decode // primed.regime.max_rows_per_stream + 1
+    with _released_on_error(primed, lanes):
+        _encode_lanes(primed, streams, coding, with_bits, on_stream, codes, bits, waiting, lanes, limit)
+    return (codes, bits) if with_bits else codes
+
+
+@contextmanager
+def _released_on_error(primed: PrimedRunner, lanes: dict):
+    """A batch abandoned midway (a pace hook's Interrupted, a failed decode) leaves no lane's KV cells behind: a
+    slot holding them would be fed later as a padding stream at positions its cells already hold, which llama.cpp
+    refuses (llama_decode -1)."""
+    try:
+        yield
+    except BaseException:
+        for slot in list(lanes):
+            primed.release(slot)
+        lanes.clear()
+        raise
+
+
+def _encode_lanes(primed, streams, coding, with_bits, on_stream, codes, bits, waiting, lanes, limit) -> None:
+    stats = primed.stats
     while waiting or lanes:
         _admit(primed, lanes, waiting, lambda i: _start_encoder(primed, coding, streams[i], i, with_bits), limit)
         for slot in [s for s, lane in lanes.items() if lane.fed >= len(lane.tokens) - 1]:
@@ -138,7 +159,6 @@ def encode_all(primed: PrimedRunner, streams: list[list[int]], coding, with_bits
             stats.num_tokens += n
         coding.encode(outputs, jobs, with_bits)
         stats.coding_s += time.perf_counter() - t
-    return (codes, bits) if with_bits else codes
 
 
 def _start_encoder(primed: PrimedRunner, coding, tokens: list[int], index: int, with_bits: bool) -> _Lane:
@@ -154,6 +174,12 @@ def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]], coding) 
     out: list[list[int]] = [[] for _ in segments]
     waiting = deque(range(len(segments)))
     lanes: dict[int, _Lane] = {}
+    with _released_on_error(primed, lanes):
+        _decode_lanes(primed, segments, coding, out, waiting, lanes)
+    return out
+
+
+def _decode_lanes(primed, segments, coding, out, waiting, lanes) -> None:
     stats = primed.stats
     while waiting or lanes:
         _admit(primed, lanes, waiting, lambda i: _start_decoder(primed, coding, segments[i], i))
@@ -171,7 +197,6 @@ def decode_all(primed: PrimedRunner, segments: list[tuple[int, bytes]], coding) 
             lane.tokens.append(token)
             stats.num_tokens += 1
         stats.coding_s += time.perf_counter() - t
-    return out
 
 
 def _start_decoder(primed: PrimedRunner, coding, segment: tuple[int, bytes], index: int) -> _Lane:
