@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_packs.py [--quick | --tiny] [--limit-sessions N] [--dialogues N] [--reads N]
                                    [--searches N] [--questions N] [--seed S] [--keep DIR]
-                                   [--phases rest,recall,cold,speed]
+                                   [--phases rest,recall,cold,speed] [--corpora sessions,turns,dialogsum]
 
 Data: the first --limit-sessions LoCoMo dev sessions (default all 70; --quick 12, --tiny 2), their questions,
 and the first --dialogues DialogSum dev dialogues (default all 500; --quick 40, --tiny 5). Three stores, each a
@@ -234,6 +234,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", type=Path, default=None, help="build the stores in DIR and keep them")
     ap.add_argument("--pack-tokens", type=int, help="the pack size B, when not the store's default (figures named so)")
+    ap.add_argument("--corpora", default="sessions,turns,dialogsum",
+                    help="the stores the rest phase builds (the other phases need sessions and turns)")
     ap.add_argument("--phases", default="rest,recall,cold,speed",
                     help="which of rest, recall, cold to run; without rest, the stores of an earlier --keep DIR run "
                          "of the same sizes are read")
@@ -275,7 +277,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"{machine()}; stores in {folder}", flush=True)
     if "rest" in phases:
-        at_rest(corpora, names, settings, folder)
+        at_rest({k: v for k, v in corpora.items() if k in args.corpora.split(",")}, names, settings, folder)
     if "recall" in phases:
         qa_recall = qa[: args.questions] if args.questions else qa
         recall_phase(qa_recall, names["turns"], settings, folder)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.store import MemoryStore, Policy, Put
-from engine.store.errors import CorruptMemoryError
+from engine.store.errors import CorruptMemoryError, InvalidMemoryError
 from engine.store.pack_format import Entry, PackIndex, Part, Span, Window, decode_index, encode_index
 from engine.store.pack_plan import plan_streams, plan_windows
 
@@ -305,3 +305,20 @@ def test_two_compactors_pack_each_memory_once(conn, tmp_path, lossless_engine):
     with MemoryStore(conn, engine=lossless_engine, embed=None, index=False, compaction=False) as store:
         assert store.core.db.read("SELECT COUNT(*) FROM semzip_memories") == [(0,)]
         assert [m.value for m in store.get_many([(("a",), k) for k in expected])] == list(expected.values())
+
+
+def test_a_namespace_policy_sets_its_own_pack_size(tmp_path, lossless_engine, embedder):
+    with MemoryStore(tmp_path / "s.db", engine=lossless_engine, embed=embedder.embed, dims=384, compaction=False,
+                     pack_tokens=64, policies={("wide",): Policy(pack_tokens=256)}) as store:
+        store.put_many([Put((ns,), f"t{i}", t) for ns in ("narrow", "wide") for i, t in enumerate(TURNS)])
+        assert store.compact(everything=True).memories == 2 * len(TURNS)
+        found = store.core.packs.in_namespaces("")
+        indexes = store.core.pack_directory.indexes(found)
+        tokens = {ns: [indexes[i].stream_tokens(s) for s in range(len(indexes[i].streams))] for i, ns, _ in found}
+        assert max(tokens["narrow"]) <= 64 < max(tokens["wide"]) <= 256  # B = 64 for the store, 256 for "wide"
+        assert len(tokens["narrow"]) > len(tokens["wide"])
+        assert [m.value for m in store.get_many([(("wide",), f"t{i}") for i in range(len(TURNS))])] == TURNS
+    with pytest.raises(InvalidMemoryError, match="pack_tokens is for the packed policy"):
+        Policy("zstd", pack_tokens=128)
+    with pytest.raises(InvalidMemoryError, match="16 to 1536"):
+        Policy(pack_tokens=8)

@@ -15,7 +15,7 @@ from engine.codecs.container import encode_record
 from engine.store import values, vectors
 from engine.store.core import StoreCore
 from engine.store.errors import InvalidMemoryError
-from engine.store.pack_plan import MAX_PACK_TOKENS, PACK_TOKENS
+from engine.store.pack_plan import MAX_PACK_TOKENS, MIN_PACK_TOKENS, PACK_TOKENS
 from engine.store.packing import Packer
 from engine.store.policy_coder import Policy
 from engine.store.rows import HOT, crc
@@ -69,8 +69,9 @@ class CompactionReport:
 class Compactor:
     def __init__(self, core: StoreCore, cold_after: float = COLD_AFTER_S, hot_bytes: int = HOT_BYTES, batch: int = BATCH,
                  lease_s: float = LEASE_S, pack_tokens: int = PACK_TOKENS):
-        if cold_after < 0 or hot_bytes < 0 or batch < 1 or not 16 <= pack_tokens <= MAX_PACK_TOKENS:
-            raise ValueError(f"cold_after and hot_bytes are >= 0, batch >= 1 and pack_tokens 16 to {MAX_PACK_TOKENS}, "
+        if cold_after < 0 or hot_bytes < 0 or batch < 1 or not MIN_PACK_TOKENS <= pack_tokens <= MAX_PACK_TOKENS:
+            raise ValueError(f"cold_after and hot_bytes are >= 0, batch >= 1 and pack_tokens {MIN_PACK_TOKENS} to "
+                             f"{MAX_PACK_TOKENS}, "
                              f"got {cold_after}, {hot_bytes}, {batch}, {pack_tokens}")
         self.core, self.tiers = core, core.tiers
         self.cold_after, self.hot_bytes, self.batch, self.lease_s = cold_after, hot_bytes, batch, lease_s
@@ -84,7 +85,7 @@ class Compactor:
         total = sum(size or 0 for *_, size in rows)
         excess, cutoff = total - self.hot_bytes, time.time() - self.cold_after
         unpacked = {i for i, ns in self.tiers.unpacked_cold(values.join(prefix))
-                    if self.core.policies.of(values.split(ns)) == Policy()}
+                    if self.core.policies.of(values.split(ns)).packs}
         code, evict = [], []
         for i, tier, used, size in rows:
             if i not in unpacked and (everything or used <= cutoff or excess > 0):
@@ -125,8 +126,8 @@ class Compactor:
             rows = self.tiers.claim(code[start : start + batch], time.time(), self.lease_s, cold_too=True)
             if not rows:
                 continue
-            packable = [r for r in rows if r.ttl is None and _policy_of(self.core, r) == Policy()]
-            alone = [r for r in rows if r.tier == HOT and not (r.ttl is None and _policy_of(self.core, r) == Policy())]
+            packable = [r for r in rows if r.ttl is None and _policy_of(self.core, r).packs]
+            alone = [r for r in rows if r.tier == HOT and not (r.ttl is None and _policy_of(self.core, r).packs)]
             try:
                 coded = self._code(alone, report, pace) if alone else []
                 swapped = self.tiers.swap(coded)

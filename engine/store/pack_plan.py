@@ -16,6 +16,7 @@ from engine.store.pack_format import SEPARATOR, Window
 # found an evidence turn more often than a vector per turn (50.8% against 42.4% at k = 5).
 SEPARATOR_SLOT = -1  # a planned part that is the separator between two memories (the index leaves it implicit)
 PACK_TOKENS = 256
+MIN_PACK_TOKENS = 16
 MAX_PACK_TOKENS = 1536  # a stream's room in a lossless segment (regime r2's 2,048 cells less priming and a chunk)
 WINDOW_TOKENS = 128
 

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from engine.codecs.container import encode_record
-from engine.store import vectors
+from engine.store import values, vectors
 from engine.store.pack_directory import PackDirectory, Slot
 from engine.store.pack_format import (SEPARATOR, Entry, PackIndex, Part, decode_streams, encode_index,
                                       encode_streams)
@@ -62,6 +62,7 @@ class PackResult:
 
 class Packer:
     def __init__(self, core, pack_tokens: int = PACK_TOKENS, lease_s: float = 3600.0):
+        """pack_tokens: the store's pack size B; a namespace's policy may set its own."""
         self.core, self.pack_tokens, self.lease_s = core, pack_tokens, lease_s
         self.table: PackTable = core.packs
         self.directory: PackDirectory = core.pack_directory
@@ -115,12 +116,16 @@ class Packer:
             self.table.release([j.old_id for j in jobs])
         return result
 
+    def tokens_of(self, ns: str) -> int:
+        """B for a namespace (as stored): its policy's pack size, else the store's."""
+        return self.core.policies.of(values.split(ns)).pack_tokens or self.pack_tokens
+
     def _job(self, ns: str, items: list[tuple[Row, str]]) -> _Job:
         memories = [_Memory(Entry(r.key, r.kind, r.fields, r.created_at, r.updated_at, r.text_bytes,
                                   zlib.crc32(t.encode()) & 0xFFFFFFFF, bool(r.vectors)), t, r) for r, t in items]
         job = _Job(ns, memories)
         now = time.time()
-        for pack_id, _, _ in self.table.open_tail(ns, int(self.pack_tokens * OPEN_BELOW), now):
+        for pack_id, _, _ in self.table.open_tail(ns, int(self.tokens_of(ns) * OPEN_BELOW), now):
             if not self.table.claim([pack_id], now, self.lease_s):
                 continue
             found = self.table.in_namespaces(ns, exact=True)
@@ -167,7 +172,7 @@ class Packer:
         sep = engine.count_tokens([SEPARATOR])[0]
         for job in jobs:
             texts = [m.text for m in job.memories]
-            job.plan = plan_streams(texts, engine.count_tokens(texts), engine.count_tokens, sep, self.pack_tokens)
+            job.plan = plan_streams(texts, engine.count_tokens(texts), engine.count_tokens, sep, self.tokens_of(job.ns))
         flat = [(job, s) for job in jobs for s in job.plan]
         coded = engine.compress_parts([[p.text for p in s] for _, s in flat], pace=pace)
         for (job, s), (rec, counts) in zip(flat, coded):

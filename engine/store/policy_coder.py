@@ -2,20 +2,21 @@
 
 One engine batch per call, raw where coding would not pay.
 
-A policy is a mode and a ratio. lossless (the default) keeps the exact text; zstd keeps it without a model;
+A policy is a mode and a ratio (and, for the packed lossless policy, a pack size). lossless (the default) keeps the exact text; zstd keeps it without a model;
 raw keeps it as is; summary, and lossless with a ratio, are lossy and apply to text values only: a JSON value
 under a lossy policy is stored zstd, so it always loads back equal.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.codecs.container import decode_record, encode_record
 from engine.codecs.item import Item
 from engine.codecs.record import MODEL_CODED, Record, render
 from engine.codecs.zstd import zstd_record
 from engine.store.errors import InvalidMemoryError
+from engine.store.pack_plan import MAX_PACK_TOKENS, MIN_PACK_TOKENS
 
 POLICY_MODES = ("lossless", "summary", "zstd", "raw")
 
@@ -24,12 +25,26 @@ POLICY_MODES = ("lossless", "summary", "zstd", "raw")
 class Policy:
     mode: str = "lossless"
     ratio: float | None = None
+    # The pack size B of the namespace's packs (None: the store's). Not part of spec: a row's coding is its
+    # mode and ratio; B is read from its namespace's policy when it is packed.
+    pack_tokens: int | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if self.mode not in POLICY_MODES:
             raise InvalidMemoryError(f"store mode must be one of {', '.join(POLICY_MODES)}, got {self.mode!r}")
         if self.ratio is not None and (self.mode != "lossless" and self.mode != "summary" or self.ratio <= 1):
             raise InvalidMemoryError(f"a ratio ({self.ratio}) is above 1 and for the lossless or summary mode")
+        if self.pack_tokens is not None and not (isinstance(self.pack_tokens, int) and
+                                                 MIN_PACK_TOKENS <= self.pack_tokens <= MAX_PACK_TOKENS):
+            raise InvalidMemoryError(f"pack_tokens: {MIN_PACK_TOKENS} to {MAX_PACK_TOKENS} tokens, got "
+                                     f"{self.pack_tokens!r}")
+        if self.pack_tokens is not None and not self.packs:
+            raise InvalidMemoryError(f"pack_tokens is for the packed policy (lossless, no ratio), not {self.spec!r}")
+
+    @property
+    def packs(self) -> bool:
+        """Its memories (those with no TTL) are packed: the default lossless policy; the others are coded alone."""
+        return self.mode == "lossless" and self.ratio is None
 
     @property
     def spec(self) -> str:
