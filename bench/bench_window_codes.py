@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.bench_packs import turns_of  # noqa: E402
 from bench.common import SHARED, machine, print_table  # noqa: E402
 from bench.results import record  # noqa: E402
 
@@ -105,8 +106,7 @@ def main() -> None:
     sessions = [json.loads(line) for line in (SHARED / "locomo-dev-sessions.jsonl").open() if line.strip()]
     qa = [q for q in (json.loads(line) for line in (SHARED / "locomo-dev-qa.jsonl").open() if line.strip())
           if q.get("evidence")]
-    turns = [(s["conversation"], f"D{s['session']}:{n}", line) for s in sessions
-             for n, line in enumerate(s["text"].split("\n")) if n >= 1 and line]
+    turns = turns_of(sessions)
     with Engine(mode="lossless", read_cache_bytes=0) as engine:
         counts = engine.count_tokens([t for _, _, t in turns])
     windows: list[list[int]] = []

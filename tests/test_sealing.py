@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from compactor_child import COMPACTOR
 
 from engine.cli.cli import main
 from engine.store import MemoryStore, Policy, Put
@@ -391,33 +392,13 @@ def test_sealed_names_hide_labels_and_keys_and_lookups_still_work(conn, tmp_path
         assert store.get(("bob",), "z1").value == PUTS[3].value
 
 
-SEALED_COMPACTOR = textwrap.dedent("""
-    import json, os, sys, time
-    from pathlib import Path
-    from engine.store import MemoryStore
-    store = MemoryStore(sys.argv[1], mode="zstd", index=False, embed=None, compaction=False, cold_after=0,
-                        key=sys.argv[3])
-    meet, real = Path(sys.argv[2]), store.core.coder.encode
-    def coded(*a, **k):  # each holds its first batch's claim until the other holds one too
-        (meet / str(os.getpid())).touch()
-        deadline = time.time() + 60
-        while len(list(meet.iterdir())) < 2 and time.time() < deadline:
-            time.sleep(0.01)
-        return real(*a, **k)
-    store.core.coder.encode = coded
-    store.compactor.batch = 5
-    print(json.dumps({"memories": store.compact().memories}), flush=True)
-    store.close()
-""")
-
-
 def test_two_compactor_processes_on_an_encrypted_store(conn, tmp_path):
     key = generate(tmp_path / "store.key")
     texts = {f"m{i}": f"Memory {i}: the violin lesson moved to Saturday {i}." for i in range(20)}
     with MemoryStore(conn, mode="zstd", index=False, embed=None, compaction=False, key=key) as store:
         store.put_many([Put(("a",), k, v) for k, v in texts.items()])
     (tmp_path / "meet").mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", SEALED_COMPACTOR, str(conn), str(tmp_path / "meet"), str(key)],
+    procs = [subprocess.Popen([sys.executable, "-c", COMPACTOR, str(conn), str(tmp_path / "meet"), str(key)],
                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     done = [p.communicate(timeout=120) for p in procs]

@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from engine.store import MemoryStore, Policy, Put, StoreError
 from engine.store.compaction import Interrupted
 from engine.store.rows import COLD, COLD_KEPT, HOT
+from compactor_child import COMPACTOR
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMAT1 = ROOT / "tests" / "data" / "stores"
@@ -107,28 +107,6 @@ def test_a_put_or_a_delete_during_a_compaction_wins(conn):
         assert store.get(("a",), "m1").value == "written while m1 was being coded" and tiers(store)["m1"] == HOT
         assert store.get(("a",), "m2") is None and tiers(store)["m0"] == tiers(store)["m3"] == COLD
         assert store.compact().memories == 1 and tiers(store)["m1"] == COLD  # the new m1, coded next time
-
-
-COMPACTOR = """
-import json, os, sys, time
-from pathlib import Path
-from engine.store import MemoryStore
-store = MemoryStore(sys.argv[1], mode="zstd", index=False, embed=None, compaction=False, cold_after=0)
-meet = Path(sys.argv[2])
-real = store.core.coder.encode
-def coded(*a, **k):
-    # Holding its first batch's claim, each compactor waits until the other holds one too: both at work at once
-    (meet / str(os.getpid())).touch()
-    deadline = time.time() + 60
-    while len(list(meet.iterdir())) < 2 and time.time() < deadline:
-        time.sleep(0.01)
-    return real(*a, **k)
-store.core.coder.encode = coded
-store.compactor.batch = 5
-r = store.compact()
-print(json.dumps({"memories": r.memories, "superseded": r.superseded, "batches": r.batches}), flush=True)
-store.close()
-"""
 
 
 def child_env() -> dict:

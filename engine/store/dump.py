@@ -76,14 +76,18 @@ def _sealed_line(seal, ns: str, key: str, text: str) -> str:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
 
-def _opened_line(core: StoreCore, d: dict) -> str:
-    """A sealed line's JSON, opened with the importing store's key file (which must hold the dump's store's keys)."""
+def _opened_line(core: StoreCore, d: dict, sealers: dict) -> str:
+    """A sealed line's JSON, opened with the importing store's key file (which must hold the dump's store's keys).
+    sealers: the import's Sealer per dump store, so its data keys are unwrapped once, not once a line."""
     if not core.db.seal.is_sealed:
         raise InvalidMemoryError("a sealed line: import it into a store opened with the key file of the store it "
                                  "was exported from")
     try:
         keys, store = core.db.seal.keys, str(d["store"])
-        seal = Sealer(keys, store, int(d["key_depth"]), core.where, keys.names_key(store) if "names" in d else None)
+        which = (store, int(d["key_depth"]), "names" in d)
+        seal = sealers.get(which)
+        if seal is None:
+            seal = sealers[which] = Sealer(keys, store, which[1], core.where, keys.names_key(store) if which[2] else None)
         ns = seal.ns_out(values.join(values.check_namespace(d["namespace"])))
         key = seal.key_out(ns, str(d["key"]))
         return seal.open(ns, DUMP_LINE, key, base64.b64decode(str(d["data"]), validate=True)).decode("utf-8")
@@ -95,12 +99,13 @@ def import_lines(core: StoreCore, source) -> ImportReport:
     """Put every valid line of an export (a path or a file) hot, times as they were; bad lines reported."""
     report = ImportReport()
     batch: list[tuple] = []  # (line number, Put, times)
+    sealers: dict = {}
     with _opened(source, "r") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                batch.append((n, *_parse(line, core)))
+                batch.append((n, *_parse(line, core, sealers)))
             except InvalidMemoryError as exc:
                 report.errors.append((n, str(exc)))
             if len(batch) >= BATCH:
@@ -110,11 +115,11 @@ def import_lines(core: StoreCore, source) -> ImportReport:
     return report
 
 
-def _parse(line: str, core: StoreCore):
+def _parse(line: str, core: StoreCore, sealers: dict):
     try:
         d = json.loads(line)
         if isinstance(d, dict) and "sealed" in d:
-            d = json.loads(_opened_line(core, d))
+            d = json.loads(_opened_line(core, d, sealers))
     except json.JSONDecodeError as exc:
         raise InvalidMemoryError(f"not JSON ({exc.msg})") from None
     if not isinstance(d, dict):

@@ -157,7 +157,7 @@ class SqlStore(Database):
                     vecs = b"".join(v for _, v in w.vectors) or None
                     body = seal.seal(w.ns, RECORD, w.key, w.body)
                     cur.execute(upsert, (seal.ns_in(w.ns), seal.key_in(w.ns, w.key, create=True), w.kind, body,
-                                         crc(body), seal.seal_text(w.ns, FIELDS, w.key,
+                                         crc(body) if seal.is_sealed else w.crc, seal.seal_text(w.ns, FIELDS, w.key,
                                          w.fields), w.text_bytes, w.created_at, w.updated_at, w.expires_at, w.ttl,
                                          vecs and seal.seal(w.ns, VECS, w.key, vecs), w.tier, w.updated_at, w.policy))
                     w.id, w.version = cur.fetchone()
