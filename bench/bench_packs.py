@@ -109,6 +109,15 @@ def copy_store(src: Path, dst: Path) -> Path:
     return dst
 
 
+def pack_parts(path: Path) -> tuple[int, int, int, int]:
+    """(index, streams, window vectors, SQLite page size) bytes of a closed plain store's packs."""
+    with sqlite3.connect(path) as db:
+        idx, body, vecs = db.execute("SELECT COALESCE(SUM(LENGTH(idx)), 0), COALESCE(SUM(LENGTH(body)), 0), "
+                                     "COALESCE(SUM(LENGTH(vecs)), 0) FROM semzip_packs").fetchone()
+        (page,) = db.execute("PRAGMA page_size").fetchone()
+    return idx, body, vecs, page
+
+
 def remove_store(path: Path) -> None:
     for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         p.unlink(missing_ok=True)
@@ -336,9 +345,14 @@ def at_rest(corpora: dict, names: dict, settings: str, folder: Path) -> None:
             rows.append([name, len(memories), text_bytes, hot, cold, f"{text_bytes / cold:.2f}x", report.cold_bytes,
                          f"{report.seconds:.1f}", f"{rate:.0f}", "yes" if report.packed else "no"])
             s = settings + ("; file rewritten packed (VACUUM) by compaction" if report.packed else "")
+            idx, body, vecs, page = pack_parts(path)
             figures += [(f"packs at rest, {name}: text bytes / store file bytes", text_bytes / cold, "x",
                          "compaction", names[name], s + f"; {text_bytes} text bytes, {cold} file bytes ({hot} "
-                                                        f"hot, before compaction; the packs {report.cold_bytes})"),
+                                                        f"hot, before compaction; the packs {report.cold_bytes}: "
+                                                        f"index {idx}, streams {body}, window vectors {vecs}; "
+                                                        f"{page}-byte pages)"),
+                        (f"packs streams alone, {name}: text bytes / stream bytes", text_bytes / body, "x",
+                         "compaction", names[name], s),
                         (f"packs compaction time, {name}", report.seconds, "s", "compaction", names[name], s),
                         (f"packs compaction speed, {name}", rate, "memories/min", "compaction", names[name], s)]
     print_table(["store", "memories", "text bytes", "hot file bytes", "packed file bytes", "ratio", "pack bytes",

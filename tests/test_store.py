@@ -122,6 +122,21 @@ def test_a_store_of_a_newer_format_is_refused_unchanged(tmp_path, embedder):
         MemoryStore(tmp_path / "junk.db", mode="raw", embed=embedder.embed, dims=384)
 
 
+def test_a_new_store_has_small_pages_and_an_older_one_keeps_its_own(tmp_path, embedder):
+    with MemoryStore(tmp_path / "new.db", mode="raw", embed=embedder.embed, dims=384) as store:
+        store.put(("a",), "k", "a value longer than one page: " + "x" * 900)
+        assert store.get(("a",), "k").value.endswith("x" * 900)
+    assert sqlite3.connect(tmp_path / "new.db").execute("PRAGMA page_size").fetchone() == (512,)
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as db:  # a store's file as releases before 512-byte pages created it
+        db.execute("PRAGMA page_size=2048")
+        db.execute("CREATE TABLE t (x)")
+        db.execute("DROP TABLE t")
+    with MemoryStore(old, mode="raw", embed=embedder.embed, dims=384) as store:
+        store.put(("a",), "k", "v")
+    assert sqlite3.connect(old).execute("PRAGMA page_size").fetchone() == (2048,)
+
+
 def test_a_corrupt_row_is_named_and_the_others_still_read(tmp_path, lossless_engine, embedder):
     path = tmp_path / "s.db"
     texts = {f"m{i}": f"Memory {i}: Melanie took the kids camping at lake {i} in June." for i in range(3)}

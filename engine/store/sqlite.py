@@ -14,6 +14,7 @@ DIALECT = Dialect(param="?", id_column="INTEGER PRIMARY KEY", blob="BLOB", real=
                   vacuum=("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"),
                   vacuum_full=("PRAGMA wal_checkpoint(TRUNCATE)", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"),
                   page_count="PRAGMA page_count", page_size="PRAGMA page_size")
+PAGE_SIZE = 512  # SQLite's smallest
 BUSY_TIMEOUT_S = 30.0  # a writer waits this long for another process's write to finish
 
 
@@ -25,9 +26,11 @@ def open_sqlite(path: str | Path) -> SqlStore:
         # isolation_level=None: transactions are the store's own BEGIN/COMMIT; check_same_thread=False only so
         # that close() may close every thread's connection: each is still used by the thread that opened it.
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        # 2 KiB pages, set before the first table: a memory's row (record + 2-bit vector, ~500 bytes on chat) fills
-        # them as well as 4 KiB ones, and each small table's first page costs half (measured in bench/HISTORY.md).
-        conn.execute("PRAGMA page_size=2048")
+        # Small pages, set before the first table (a store keeps the size it was created with): a store's eight
+        # tables and indexes each start with a page of their own whatever they hold, which at 2 KiB was 16 KiB of
+        # a compacted store of 70 sessions (bench/HISTORY.md); rows and packs longer than a page continue on
+        # overflow pages.
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before put returns, so an acknowledged write survives a power cut too.
         conn.execute("PRAGMA synchronous=FULL")
