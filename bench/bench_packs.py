@@ -286,7 +286,9 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"{machine()}; stores in {folder}", flush=True)
     if "rest" in phases:
-        at_rest({k: v for k, v in corpora.items() if k in args.corpora.split(",")}, names, settings, folder)
+        # the at-rest figures are the whole dev sets': a run on fewer names its figures by its size
+        subset = "" if args.limit_sessions is None and args.dialogues is None and mode == "full" else f", {mode} run"
+        at_rest({k: v for k, v in corpora.items() if k in args.corpora.split(",")}, names, settings, folder, subset)
     if "recall" in phases:
         qa_recall = qa[: args.questions] if args.questions else qa
         recall_phase(qa_recall, names["turns"], settings, folder)
@@ -316,8 +318,9 @@ def engines():
     return Engine(mode="lossless"), Embedder()
 
 
-def at_rest(corpora: dict, names: dict, settings: str, folder: Path) -> None:
-    """Phase 1: each corpus put hot into a fresh store (a copy of the turns one kept hot), compacted; bytes, speed."""
+def at_rest(corpora: dict, names: dict, settings: str, folder: Path, subset: str = "") -> None:
+    """Phase 1: each corpus put hot into a fresh store (a copy of the turns one kept hot), compacted; bytes, speed.
+    subset: appended to the metrics' names when the corpora are not the whole dev sets."""
     from engine.store import Put
 
     load, rows, figures = os.getloadavg()[0], [], []
@@ -346,15 +349,15 @@ def at_rest(corpora: dict, names: dict, settings: str, folder: Path) -> None:
                          f"{report.seconds:.1f}", f"{rate:.0f}", "yes" if report.packed else "no"])
             s = settings + ("; file rewritten packed (VACUUM) by compaction" if report.packed else "")
             idx, body, vecs, page = pack_parts(path)
-            figures += [(f"packs at rest, {name}: text bytes / store file bytes", text_bytes / cold, "x",
+            figures += [(f"packs at rest, {name}: text bytes / store file bytes{subset}", text_bytes / cold, "x",
                          "compaction", names[name], s + f"; {text_bytes} text bytes, {cold} file bytes ({hot} "
                                                         f"hot, before compaction; the packs {report.cold_bytes}: "
                                                         f"index {idx}, streams {body}, window vectors {vecs}; "
                                                         f"{page}-byte pages)"),
-                        (f"packs streams alone, {name}: text bytes / stream bytes", text_bytes / body, "x",
+                        (f"packs streams alone, {name}: text bytes / stream bytes{subset}", text_bytes / body, "x",
                          "compaction", names[name], s),
-                        (f"packs compaction time, {name}", report.seconds, "s", "compaction", names[name], s),
-                        (f"packs compaction speed, {name}", rate, "memories/min", "compaction", names[name], s)]
+                        (f"packs compaction time, {name}{subset}", report.seconds, "s", "compaction", names[name], s),
+                        (f"packs compaction speed, {name}{subset}", rate, "memories/min", "compaction", names[name], s)]
     print_table(["store", "memories", "text bytes", "hot file bytes", "packed file bytes", "ratio", "pack bytes",
                  "compaction s", "memories/min", "vacuumed"], rows)
     report_figures(figures, load)

@@ -28,7 +28,7 @@ NOT_MEASURED = {
     "0.75 s": "issue 35's table (held-out LoCoMo, before packs), quoted",
     "0.44x": "issue 35's table (held-out LoCoMo, before packs), quoted",
     "4.44x": "DialogSum's text bytes over its packs' bytes (the at-rest figure's settings), by arithmetic",
-    "4.42x": "the turns' packs with 16-byte window codes, by arithmetic on measured bytes (HISTORY, issue 35)",
+    "400 bytes": "a hot turn's row (record, 2-bit vector, key), roughly",
 }
 UNITS = r"x|ms|s|%|KB|bytes|tokens/s|tok/s|(?:sessions|memories|items|dialogues)/min|/min"
 # a number and its unit, or any decimal number; not part of a name or version (Qwen2.5, 0.3.36, 0.5B, x86-64-v3)
