@@ -53,9 +53,7 @@ def held_out(vecs: np.ndarray, conv: np.ndarray, code) -> np.ndarray:
 
 def pca_code(k: int):
     def code(train, test):
-        mean = train.mean(axis=0)
-        _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-        return signs((test - mean) @ vt[:k].T)
+        return fitted_pca(k, train, test)[0]
     return code
 
 
@@ -127,9 +125,8 @@ def query_side(name: str, queries: np.ndarray, qa: list[dict], win_vecs: np.ndar
         mine = np.array([q["conversation"] == c for q in qa])
         train = win_vecs[win_conv != c]
         if name.startswith("pca"):
-            mean = train.mean(axis=0)
-            _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-            out[mine] = (queries[mine] - mean) @ vt[:k].T
+            _, mean, directions = fitted_pca(k, train, train[:0])
+            out[mine] = (queries[mine] - mean) @ directions.T
         else:
             out[mine] = queries[mine] @ np.random.default_rng(0).standard_normal((queries.shape[1], k)).astype(
                 np.float32)

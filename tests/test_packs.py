@@ -15,6 +15,7 @@ from engine.store import MemoryStore, Policy, Put
 from engine.store.errors import CorruptMemoryError, InvalidMemoryError
 from engine.store.pack_format import Entry, PackIndex, Part, Span, Window, decode_index, encode_index
 from engine.store.pack_plan import plan_streams, plan_windows
+from compactor_child import PACKER
 
 TURNS = [f"Speaker {'AB'[i % 2]}: turn {i} about {topic}." for i, topic in
          enumerate(["the lake house", "a red bicycle", "grandmother's recipes", "the marathon in May", "a new puppy",
@@ -258,28 +259,6 @@ def test_a_put_or_a_delete_racing_packing_or_a_rewrite_wins(tmp_path, lossless_e
         got = store.get_many([(("u",), f"t{i}") for i in range(len(TURNS))])
         assert [m.value if m else None for m in got] == [TURNS[0], "put meanwhile", None, None, None,
                                                         "put during the rewrite", *TURNS[6:]]
-
-
-PACKER = """
-import json, os, sys, time
-from pathlib import Path
-from engine.store import MemoryStore, packing
-store = MemoryStore(sys.argv[1], index=False, embed=None, compaction=False, pack_tokens=64)
-meet = Path(sys.argv[2])
-real = packing.Packer._code
-def code(*a, **k):
-    # Holding its first batch's claims, each compactor waits until the other holds some too: both at work at once
-    (meet / str(os.getpid())).touch()
-    deadline = time.time() + 60
-    while len(list(meet.iterdir())) < 2 and time.time() < deadline:
-        time.sleep(0.01)
-    return real(*a, **k)
-packing.Packer._code = code
-store.compactor.batch = 4
-r = store.compact(everything=True)
-print(json.dumps({"memories": r.memories, "superseded": r.superseded, "batches": r.batches}), flush=True)
-store.close()
-"""
 
 
 def test_two_compactors_pack_each_memory_once(conn, tmp_path, lossless_engine):
